@@ -1,0 +1,29 @@
+# wacht — see README.md. `make help` lists the targets.
+GO ?= go
+export WACHT_SHARED ?= $(abspath ../shared)
+
+.PHONY: help demo test check build bench fuzz clean
+
+help: ## list targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/wacht
+	$(GO) build -o bin/wacht ./cmd/wacht
+
+demo: build ## serve on embedded defaults and replay a generated attack story
+	./bin/wacht demo
+
+test: ## run every test (installs PostgreSQL, rsyslog, syslog-ng as needed)
+	./scripts/test.sh
+
+check: ## gofmt, go vet, staticcheck, govulncheck (offline database)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	./scripts/govulncheck.sh
+
+bench: ## run the benchmarks (bench/ module, peers side by side)
+	cd bench && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+clean: ## remove build output and demo data
+	rm -rf bin wacht-demo wacht-data

@@ -1,0 +1,37 @@
+package okta_test
+
+import (
+	"github.com/wacht-soc/wacht/event"
+	"path/filepath"
+	"testing"
+
+	_ "github.com/wacht-soc/wacht/internal/parse/okta"
+	"github.com/wacht-soc/wacht/internal/parse/parsetest"
+)
+
+func TestGolden(t *testing.T) { parsetest.GoldenLines(t, "okta", "ndjson") }
+
+func FuzzParse(f *testing.F) {
+	parsetest.Fuzz(f, "okta", filepath.Join("testdata", "events.ndjson"))
+}
+
+func BenchmarkParse(b *testing.B) {
+	parsetest.Bench(b, "okta", parsetest.RepeatFile(b, filepath.Join("testdata", "events.ndjson"), 500))
+}
+
+func TestPanther(t *testing.T) {
+	evs := parsetest.Check(t, "okta", parsetest.PantherLogs(t, "Okta_SystemLog.jsonl"), func(ev *event.Event) string {
+		// Panther's samples are trimmed: only those with the key have a time.
+		if _, ok := ev.Get("published"); ok && ev.Time.Equal(ev.IngestTime) {
+			return "published not read"
+		}
+		if ev.LogSource.Product == "" {
+			return "no logsource"
+		}
+		return ""
+	})
+	t.Logf("%d events, %d with user.name, %d with event.action", len(evs), parsetest.Count(evs, "user.name"), parsetest.Count(evs, "event.action"))
+	if len(evs) == 0 || parsetest.Count(evs, "user.name") == 0 {
+		t.Fatal("no entities")
+	}
+}

@@ -1,0 +1,192 @@
+// Package winlog parses Windows events shipped as JSON: Winlogbeat and
+// Elastic Agent documents (winlog.*), NXLog's im_msvistalog output and the
+// OTRF lab exports, which share NXLog's flat shape.
+//
+// Every shape is normalized to the names Windows and Sigma rules use, at
+// top level: EventID, Channel, Provider_Name, Computer, EventRecordID, and
+// the EventData names with spaces removed (Image, CommandLine,
+// TargetUserName…). The logsource comes from the channel and event id
+// (package normalize); for Security 4688 the Image and ParentImage names of
+// Sysmon are added, as Sigma's process_creation rules expect.
+package winlog
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/parse"
+	jsonparser "github.com/wacht-soc/wacht/internal/parse/json"
+	"github.com/wacht-soc/wacht/internal/parse/normalize"
+)
+
+// Version of the parser, recorded on its events.
+const Version = "1"
+
+func init() {
+	parse.Register(parse.Info{
+		ID:          "wacht.parsers.winlog",
+		Version:     Version,
+		Description: "Windows events as JSON (Winlogbeat/Elastic Agent winlog.*, NXLog, OTRF), Sigma field names",
+		New:         func() parse.Parser { return New() },
+	})
+}
+
+// Parser parses Windows JSON events; one per goroutine.
+type Parser struct {
+	p fastjson.Parser
+}
+
+// New returns a parser.
+func New() *Parser { return &Parser{} }
+
+// System field renames: Winlogbeat and NXLog names to Windows' own.
+var beatsNames = map[string]string{
+	"winlog.event_id":          "EventID",
+	"winlog.channel":           "Channel",
+	"winlog.provider_name":     "Provider_Name",
+	"winlog.provider_guid":     "ProviderGuid",
+	"winlog.computer_name":     "Computer",
+	"winlog.record_id":         "EventRecordID",
+	"winlog.task":              "Task",
+	"winlog.opcode":            "Opcode",
+	"winlog.keywords":          "Keywords",
+	"winlog.version":           "Version",
+	"winlog.process.pid":       "ProcessID",
+	"winlog.process.thread.id": "ThreadID",
+	"winlog.user.identifier":   "UserID",
+}
+
+var nxlogNames = map[string]string{
+	"SourceName":         "Provider_Name",
+	"ProviderName":       "Provider_Name",
+	"Hostname":           "Computer",
+	"RecordNumber":       "EventRecordID",
+	"ExecutionProcessID": "ProcessID",
+	"ExecutionThreadID":  "ThreadID",
+}
+
+// Parse reads one Windows event document into ev.
+func (p *Parser) Parse(rec []byte, ev *event.Event) error {
+	if _, err := jsonparser.Object(&p.p, rec, ev); err != nil {
+		return err
+	}
+	jsonparser.PickTime(ev, nil)
+	jsonparser.PickMessage(ev, false)
+	Normalize(ev)
+	return nil
+}
+
+// Normalize renames the fields of a flattened Winlogbeat or NXLog document
+// to Windows names, sets the logsource and adds the ECS entities.
+func Normalize(ev *event.Event) {
+	_, beats := ev.Get("winlog.channel")
+	if !beats {
+		_, beats = ev.Get("winlog.event_id")
+	}
+	for i := range ev.Fields {
+		f := &ev.Fields[i]
+		if beats {
+			if n, ok := beatsNames[f.Name]; ok {
+				f.Name = n
+			} else if rest, ok := strings.CutPrefix(f.Name, "winlog.event_data."); ok {
+				f.Name = dataName(rest)
+			} else if rest, ok := strings.CutPrefix(f.Name, "winlog.user_data."); ok {
+				f.Name = dataName(rest)
+			}
+			continue
+		}
+		if n, ok := nxlogNames[f.Name]; ok {
+			f.Name = n
+		} else if rest, ok := strings.CutPrefix(f.Name, "EventData."); ok {
+			f.Name = dataName(rest)
+		} else if strings.IndexByte(f.Name, ' ') >= 0 {
+			f.Name = dataName(f.Name)
+		}
+	}
+	// Windows shows keywords as a hex mask; NXLog sends a signed integer.
+	for i := range ev.Fields {
+		if f := &ev.Fields[i]; f.Name == "Keywords" && f.Value.Kind() == event.KindInt {
+			n, _ := f.Value.Int()
+			f.Value = event.String("0x" + strconv.FormatUint(uint64(n), 16))
+		}
+	}
+	id := eventID(ev)
+	channel := ev.GetString("Channel")
+	ev.LogSource = normalize.Windows(channel, id)
+	if id == 4688 && ev.LogSource.Service == "security" {
+		normalize.Entity(ev, "Image", "NewProcessName")
+		normalize.Entity(ev, "ParentImage", "ParentProcessName")
+	}
+	Entities(ev)
+}
+
+// eventID returns EventID as a number and stores it as one.
+func eventID(ev *event.Event) int {
+	for i := range ev.Fields {
+		f := &ev.Fields[i]
+		if f.Name != "EventID" {
+			continue
+		}
+		if n, ok := f.Value.Int(); ok {
+			f.Value = event.Int(n)
+			return int(n)
+		}
+		// NXLog may send {"EventID": "4624"}; beats' event.code is text too.
+		if n, err := strconv.Atoi(strings.TrimSpace(f.Value.String())); err == nil {
+			f.Value = event.Int(int64(n))
+			return n
+		}
+	}
+	if s := ev.GetString("event.code"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil {
+			ev.Add("EventID", event.Int(int64(n)))
+			return n
+		}
+	}
+	return 0
+}
+
+// dataName removes the spaces Windows puts into some EventData names.
+func dataName(s string) string {
+	if strings.IndexByte(s, ' ') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, " ", "")
+}
+
+// Entities adds the ECS core fields from the Windows names.
+func Entities(ev *event.Event) {
+	normalize.Entity(ev, normalize.HostName, "Computer")
+	normalize.Entity(ev, normalize.UserName, "TargetUserName", "User", "SubjectUserName", "AccountName")
+	normalize.Entity(ev, normalize.UserDomain, "TargetDomainName", "SubjectDomainName")
+	normalize.Entity(ev, normalize.SourceIP, "IpAddress", "SourceAddress", "SourceIp")
+	normalize.Entity(ev, normalize.SourcePort, "IpPort", "SourcePort")
+	normalize.Entity(ev, normalize.DestIP, "DestinationIp", "DestAddress")
+	normalize.Entity(ev, normalize.DestPort, "DestinationPort", "DestPort")
+	normalize.Entity(ev, normalize.ProcExecutable, "Image", "NewProcessName")
+	normalize.Entity(ev, normalize.ProcCommand, "CommandLine")
+	normalize.Entity(ev, normalize.ProcPID, "ProcessId", "NewProcessId")
+	normalize.Entity(ev, normalize.ParentExec, "ParentImage", "ParentProcessName")
+	normalize.Entity(ev, normalize.ParentCommand, "ParentCommandLine")
+	normalize.Entity(ev, normalize.DNSQuestion, "QueryName")
+	normalize.Entity(ev, "file.path", "TargetFilename")
+	for _, k := range []string{"Hashes", "Hash"} {
+		if h := ev.GetString(k); h != "" {
+			normalize.Hashes(ev, h)
+		}
+	}
+	// Sysmon writes User as DOMAIN\name.
+	if v, ok := ev.Get(normalize.UserName); ok {
+		if d, n, cut := strings.Cut(v.Str(), `\`); cut {
+			ev.Set(normalize.UserName, event.String(n))
+			if _, has := ev.Get(normalize.UserDomain); !has {
+				ev.Add(normalize.UserDomain, event.String(d))
+			}
+		}
+	}
+}
+
+var _ parse.Parser = (*Parser)(nil)
