@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
+	"sync"
 )
 
 // Permission names one right an endpoint requires.
@@ -39,25 +41,51 @@ type Authenticator interface {
 // ErrDenied is returned for a bad credential.
 var ErrDenied = errors.New("access denied")
 
-// roles maps each built-in role to its permissions. Deny by default: a
-// role or permission not listed here grants nothing.
-var roles = map[string][]Permission{
-	"admin":  {PermEventsWrite, PermEventsRead, PermStatusRead},
-	"ingest": {PermEventsWrite},
-	"reader": {PermEventsRead, PermStatusRead},
+// roles maps each role to its permissions. Deny by default: a role or
+// permission not registered grants nothing. Domain API files register their
+// permissions in init with RegisterPermission; the access issue replaces the
+// three foundation roles with the SOC roles.
+var (
+	rolesMu sync.RWMutex
+	roles   = map[string]map[Permission]bool{}
+)
+
+func init() {
+	RegisterPermission(PermEventsWrite, "admin", "ingest")
+	RegisterPermission(PermEventsRead, "admin", "reader")
+	RegisterPermission(PermStatusRead, "admin", "reader")
 }
 
-// Roles lists the built-in role names.
-func Roles() []string { return []string{"admin", "ingest", "reader"} }
+// RegisterPermission grants perm to each named role (creating the role).
+// Call it from init; it is a registry, not run-time configuration.
+func RegisterPermission(perm Permission, roleNames ...string) {
+	rolesMu.Lock()
+	defer rolesMu.Unlock()
+	for _, r := range roleNames {
+		if roles[r] == nil {
+			roles[r] = map[Permission]bool{}
+		}
+		roles[r][perm] = true
+	}
+}
+
+// Roles lists the role names, sorted.
+func Roles() []string {
+	rolesMu.RLock()
+	defer rolesMu.RUnlock()
+	out := make([]string, 0, len(roles))
+	for r := range roles {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // Allowed reports whether role grants perm.
 func Allowed(role string, perm Permission) bool {
-	for _, p := range roles[role] {
-		if p == perm {
-			return true
-		}
-	}
-	return false
+	rolesMu.RLock()
+	defer rolesMu.RUnlock()
+	return roles[role][perm]
 }
 
 type identityKey struct{}

@@ -97,6 +97,19 @@ func New(d Deps) *Server {
 	return s
 }
 
+// Mount adds routes of a domain (cases, intel …). Every route must name
+// the permission it requires; Mount panics otherwise, since a route
+// without one would be refused to everybody anyway.
+func (s *Server) Mount(routes ...Route) {
+	for _, rt := range routes {
+		if rt.Perm == "" {
+			panic("api: route " + rt.Pattern + " has no permission")
+		}
+		s.routes = append(s.routes, rt)
+		s.mux.Handle(rt.Pattern, s.guard(rt))
+	}
+}
+
 // Routes lists the endpoints (the access matrix test walks them).
 func (s *Server) Routes() []Route { return s.routes }
 

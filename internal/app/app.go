@@ -18,7 +18,9 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/api"
+	"github.com/wacht-soc/wacht/internal/bus"
 	"github.com/wacht-soc/wacht/internal/config"
 	"github.com/wacht-soc/wacht/internal/eventstore/vlstore"
 	"github.com/wacht-soc/wacht/internal/indexer"
@@ -51,6 +53,14 @@ type App struct {
 	tcp, tls *ingest.StreamListener
 	udp      *ingest.PacketListener
 
+	// Bus carries domain events between modules.
+	Bus *bus.Bus
+	// Now is the clock every module uses for deadlines.
+	Now func() time.Time
+
+	eventHooks  []func([]*event.Event)
+	moduleStops []func()
+
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 	wg        sync.WaitGroup
@@ -69,7 +79,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, Metrics: metrics.NewSet(), idxErr: make(chan error, 1), started: time.Now()}
+	a := &App{cfg: cfg, log: log, Metrics: metrics.NewSet(), idxErr: make(chan error, 1), started: time.Now(), Now: time.Now}
+	a.Bus = bus.New(a.Now)
 	defer func() {
 		if err != nil {
 			a.closeAll()
@@ -104,19 +115,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 	if err != nil {
 		return nil, err
 	}
-	a.indexer, err = indexer.New(a.journal, a.events, indexer.Options{Dir: cfg.Data, Metrics: a.Metrics}, log)
+	a.indexer, err = indexer.New(a.journal, a.events, indexer.Options{Dir: cfg.Data, Metrics: a.Metrics, OnBatch: a.fanOut}, log)
 	if err != nil {
 		return nil, err
 	}
 	a.runCtx, a.cancelRun = context.WithCancel(context.Background())
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := a.indexer.Run(a.runCtx); err != nil {
-			log.Error("indexer_stopped", "err", err)
-			a.idxErr <- err
-		}
-	}()
 	limits := ingest.Limits{
 		MaxEventBytes:   int(cfg.Ingest.MaxEventBytes),
 		MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
@@ -135,6 +138,17 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 		PublicPaths: cfg.HTTP.PublicPaths,
 		Log:         log,
 	})
+	if err := a.startModules(ctx); err != nil {
+		return nil, err
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.indexer.Run(a.runCtx); err != nil {
+			log.Error("indexer_stopped", "err", err)
+			a.idxErr <- err
+		}
+	}()
 	if err := a.listen(); err != nil {
 		return nil, err
 	}
@@ -295,6 +309,10 @@ func (a *App) closeAll() {
 		a.cancelRun()
 		a.wg.Wait()
 	}
+	for i := len(a.moduleStops) - 1; i >= 0; i-- {
+		a.moduleStops[i]()
+	}
+	a.moduleStops = nil
 	if a.events != nil {
 		_ = a.events.Close()
 		if a.indexer != nil {
