@@ -175,6 +175,9 @@ func (db *DB) providers() ([]domainProvider, error) {
 				fsys = sub
 			}
 		}
+		if err := checkTransactional(fsys); err != nil {
+			return nil, fmt.Errorf("load migrations of %s: %w", s.Domain, err)
+		}
 		p, err := goose.NewProvider(dialect, db.write, fsys,
 			goose.WithTableName(VersionTablePrefix+s.Domain),
 			goose.WithDisableGlobalRegistry(true),
@@ -435,6 +438,25 @@ func (db *DB) MigrateDownTo(ctx context.Context, domain string, version int64) (
 	}
 	if err != nil {
 		return fmt.Errorf("migrate %s: %s down to %d: %w", db, domain, version, err)
+	}
+	return nil
+}
+
+// checkTransactional refuses migrations that opt out of a transaction: a
+// failed upgrade could not be undone.
+func checkTransactional(fsys fs.FS) error {
+	files, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "+goose NO TRANSACTION") {
+			return fmt.Errorf("%s: NO TRANSACTION migrations are not allowed (a failed upgrade must roll back)", f)
+		}
 	}
 	return nil
 }

@@ -287,6 +287,8 @@ func (db *DB) openPostgres(ctx context.Context, o openOptions) error {
 	if n <= 0 {
 		n = 16
 	}
+	// Migrations hold the advisory lock on one connection and run on another.
+	n = max(n, 2)
 	pool.SetMaxOpenConns(n)
 	pool.SetMaxIdleConns(n)
 	pool.SetConnMaxIdleTime(5 * time.Minute)

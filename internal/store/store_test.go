@@ -233,6 +233,21 @@ DROP TABLE seqs;
 	})
 }
 
+func TestNoTransactionRefused(t *testing.T) {
+	set := store.MigrationSet{Domain: "notx", FS: fstest.MapFS{"00001_x.sql": file(`-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE x (tenant TEXT NOT NULL);
+-- +goose Down
+DROP TABLE x;
+`)}}
+	storetest.ForEachConfig(t, func(t *testing.T, cfg store.Config) {
+		_, err := store.Open(storetest.Context(t), cfg, storetest.Logger(t), store.WithMigrations(set))
+		if err == nil || !strings.Contains(err.Error(), "NO TRANSACTION") {
+			t.Fatalf("open: %v", err)
+		}
+	})
+}
+
 func TestOpenErrors(t *testing.T) {
 	ctx := storetest.Context(t)
 	log := storetest.Logger(t)
