@@ -5,12 +5,15 @@ package main
 import (
 	"os"
 
+	"github.com/wacht-soc/wacht/cmd/wacht/backup"
 	"github.com/wacht-soc/wacht/cmd/wacht/cli"
 	"github.com/wacht-soc/wacht/cmd/wacht/configcmd"
 	"github.com/wacht-soc/wacht/cmd/wacht/demo"
 	"github.com/wacht-soc/wacht/cmd/wacht/hunt"
+	"github.com/wacht-soc/wacht/cmd/wacht/migrate"
 	"github.com/wacht-soc/wacht/cmd/wacht/serve"
 	"github.com/wacht-soc/wacht/cmd/wacht/status"
+	"github.com/wacht-soc/wacht/cmd/wacht/storecmd"
 	"github.com/wacht-soc/wacht/cmd/wacht/token"
 )
 
@@ -24,6 +27,9 @@ func main() {
 		token.NewCommand(g),
 		status.NewCommand(g),
 		configcmd.NewCommand(g),
+		migrate.NewCommand(g),
+		backup.NewCommand(g),
+		storecmd.NewCommand(g),
 	)
 	os.Exit(cli.Execute(root))
 }

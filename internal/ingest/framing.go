@@ -67,13 +67,15 @@ func (f *frameReader) octetCounted() ([]byte, int, error) {
 			head := []byte(fmt.Sprint(n))
 			head = append(head, c)
 			if c == '\n' {
-				return head[:len(head)-1], len(head) - 1, nil
+				head = head[:len(head)-1]
+				return head[:min(len(head), f.limit)], len(head), nil
 			}
 			rest, size, err := f.line()
 			if err != nil && !errors.Is(err, io.EOF) {
 				return nil, 0, err
 			}
-			return append(head, rest...), size + len(head), nil
+			msg := append(head, rest...)
+			return msg[:min(len(msg), f.limit)], size + len(head), nil
 		}
 		n = n*10 + int(c-'0')
 	}

@@ -1,0 +1,146 @@
+// Package storetest is the contract suite every EventStore implementation
+// passes (in the manner of Teleport's backend compliance suite): write,
+// search with LogsQL and pipes, tenant isolation, time ranges, limits and
+// ordering, de-duplication lookups, retention drops.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/eventstore"
+)
+
+// Open returns a fresh, empty store for one test.
+type Open func(t *testing.T) eventstore.EventStore
+
+func mk(tenant string, at time.Time, i int, host string) *event.Event {
+	e := &event.Event{
+		Tenant: tenant, Time: at, IngestTime: at,
+		Source:  event.Source{Listener: "test"},
+		Format:  "json/1",
+		Message: fmt.Sprintf("login failed for user%d", i%7),
+		Raw:     []byte(fmt.Sprintf(`{"i":%d}`, i)),
+	}
+	e.Add("i", event.Int(int64(i)))
+	e.Add("host.name", event.String(host))
+	e.ComputeID()
+	return e
+}
+
+func collect(t *testing.T, st eventstore.EventStore, q eventstore.Query) []eventstore.Row {
+	t.Helper()
+	var rows []eventstore.Row
+	if err := st.Query(context.Background(), q, func(r eventstore.Row) error {
+		rows = append(rows, r)
+		return nil
+	}); err != nil {
+		t.Fatalf("query %q: %v", q.LogsQL, err)
+	}
+	return rows
+}
+
+// Run runs the suite.
+func Run(t *testing.T, open Open) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+
+	t.Run("write search stats", func(t *testing.T) {
+		st := open(t)
+		var evs []*event.Event
+		for i := 0; i < 1000; i++ {
+			evs = append(evs, mk("default", now.Add(-time.Duration(i)*time.Second), i, "web"+strconv.Itoa(i%3)))
+		}
+		res, err := st.Write(ctx, evs)
+		if err != nil || res.Written != 1000 {
+			t.Fatalf("write: %+v %v", res, err)
+		}
+		if err := st.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rows := collect(t, st, eventstore.Query{Tenant: "default", LogsQL: `"user3"`})
+		if len(rows) != 143 { // i%7 == 3 for i < 1000
+			t.Fatalf("phrase search: %d rows", len(rows))
+		}
+		rows = collect(t, st, eventstore.Query{Tenant: "default", LogsQL: `host.name:web1 | stats count() n`})
+		if len(rows) != 1 || rows[0].Get("n") != "333" {
+			t.Fatalf("stats: %v", rows)
+		}
+		rows = collect(t, st, eventstore.Query{Tenant: "default", LogsQL: `* | stats by (host.name) count() n | sort by (host.name)`})
+		if len(rows) != 3 || rows[0].Get("host.name") != "web0" || rows[0].Get("n") != "334" {
+			t.Fatalf("stats by: %v", rows)
+		}
+		// Newest first with a limit; reserved fields are searchable.
+		rows = collect(t, st, eventstore.Query{Tenant: "default", LogsQL: "source.listener:test", Limit: 5})
+		if len(rows) != 5 || rows[0].Get("i") != "0" || rows[4].Get("i") != "4" {
+			t.Fatalf("newest first: %v", rows)
+		}
+		// Time range.
+		rows = collect(t, st, eventstore.Query{Tenant: "default", LogsQL: "*", Start: now.Add(-9 * time.Second), End: now.Add(time.Millisecond)})
+		if len(rows) != 10 {
+			t.Fatalf("time range: %d rows", len(rows))
+		}
+		if st.Stats().Rows < 1000 {
+			t.Fatalf("stats rows %d", st.Stats().Rows)
+		}
+	})
+
+	t.Run("tenants are isolated", func(t *testing.T) {
+		st := open(t)
+		if _, err := st.Write(ctx, []*event.Event{mk("acme", now, 1, "a"), mk("globex", now, 2, "g"), mk("globex", now, 3, "g")}); err != nil {
+			t.Fatal(err)
+		}
+		st.Flush(ctx)
+		if rows := collect(t, st, eventstore.Query{Tenant: "acme", LogsQL: "*"}); len(rows) != 1 || rows[0].Get("host.name") != "a" {
+			t.Fatalf("acme sees %v", rows)
+		}
+		if rows := collect(t, st, eventstore.Query{Tenant: "globex", LogsQL: "*"}); len(rows) != 2 {
+			t.Fatalf("globex sees %d", len(rows))
+		}
+		if rows := collect(t, st, eventstore.Query{Tenant: "initech", LogsQL: "*"}); len(rows) != 0 {
+			t.Fatalf("unknown tenant sees %d", len(rows))
+		}
+	})
+
+	t.Run("existing ids", func(t *testing.T) {
+		st := open(t)
+		a, b := mk("default", now, 1, "x"), mk("default", now, 2, "x")
+		if _, err := st.Write(ctx, []*event.Event{a}); err != nil {
+			t.Fatal(err)
+		}
+		st.Flush(ctx)
+		have, err := st.Existing(ctx, "default", []string{a.ID, b.ID}, now, now.Add(time.Nanosecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !have[a.ID] || have[b.ID] {
+			t.Fatalf("existing %v", have)
+		}
+	})
+
+	t.Run("old and future events are dropped and counted", func(t *testing.T) {
+		st := open(t)
+		res, err := st.Write(ctx, []*event.Event{mk("default", now.AddDate(-5, 0, 0), 1, "x"), mk("default", now.AddDate(0, 0, 30), 2, "x"), mk("default", now, 3, "x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Written != 1 || res.Dropped["older_than_retention"] != 1 || res.Dropped["too_far_in_future"] != 1 {
+			t.Fatalf("result %+v", res)
+		}
+		if s := st.Stats(); s.DroppedOld < 1 || s.DroppedFuture < 1 {
+			t.Fatalf("stats %+v", s)
+		}
+	})
+
+	t.Run("bad query is a user error", func(t *testing.T) {
+		st := open(t)
+		err := st.Query(ctx, eventstore.Query{Tenant: "default", LogsQL: "| | ("}, func(eventstore.Row) error { return nil })
+		if err == nil {
+			t.Fatal("no error for a broken query")
+		}
+	})
+}
