@@ -31,10 +31,11 @@ if [ ! -x "$sng/usr/sbin/syslog-ng" ]; then
 	log "unpacking syslog-ng into $sng"
 	rm -rf "$sng" && mkdir -p "$sng/debs"
 	apt_update
-	( cd "$sng/debs" && apt-get download syslog-ng-core libivykis0 libnet1 >/dev/null 2>&1 ) || log "could not download syslog-ng; its test will fail"
+	( cd "$sng/debs" && apt-get download syslog-ng-core libivykis0 libnet1 libpcre3 libwrap0 >/dev/null 2>&1 ) || log "could not download syslog-ng; its test will fail"
 	for d in "$sng"/debs/*.deb; do [ -f "$d" ] && dpkg -x "$d" "$sng"; done
 fi
 export WACHT_TEST_SYSLOG_NG="$sng"
+export WACHT_REQUIRE_SHIPPERS=1
 
 eval "$(scripts/postgres-test.sh start)"
 export WACHT_REQUIRE_POSTGRES=1

@@ -88,9 +88,9 @@ func newACMatcher(patterns []string) *acMatcher {
 	return m
 }
 
-// scan calls hit for every pattern occurring in s (a pattern may be
+// scan appends to hits every pattern occurring in s (a pattern may be
 // reported more than once).
-func (m *acMatcher) scan(s string, hit func(pattern int32)) {
+func (m *acMatcher) scan(s string, hits []int32) []int32 {
 	st := int32(0)
 	nc := int32(m.nclass)
 	for i := 0; i < len(s); i++ {
@@ -99,9 +99,8 @@ func (m *acMatcher) scan(s string, hit func(pattern int32)) {
 			continue
 		}
 		for o := st; o >= 0; o = m.dict[o] {
-			for _, p := range m.own[o] {
-				hit(p)
-			}
+			hits = append(hits, m.own[o]...)
 		}
 	}
+	return hits
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"sort"
 	"strings"
 	"sync"
 
@@ -42,8 +43,14 @@ type group struct {
 	rules  []*compiledRule
 	always []uint64 // bitset of rules without a literal requirement
 	exact  map[int]map[string][]int32
+	exacts []fieldExact
 	subs   []fieldAC
 	words  int
+}
+
+type fieldExact struct {
+	field int
+	rules map[string][]int32
 }
 
 type fieldAC struct {
@@ -266,6 +273,10 @@ func (g *group) buildPrefilter() {
 			subRules[q.field][id] = appendRule(subRules[q.field][id], int32(i))
 		}
 	}
+	for f, m := range g.exact {
+		g.exacts = append(g.exacts, fieldExact{f, m})
+	}
+	sort.Slice(g.exacts, func(i, j int) bool { return g.exacts[i].field < g.exacts[j].field })
 	for _, f := range subFields {
 		g.subs = append(g.subs, fieldAC{field: f, ac: newACMatcher(subPats[f]), rules: subRules[f]})
 	}
@@ -335,21 +346,28 @@ func (g *group) candidates(c *evalCtx) []uint64 {
 	}
 	cand := c.candidate[:g.words]
 	copy(cand, g.always)
-	for f, m := range g.exact {
-		for _, s := range c.strings(f, false) {
-			for _, i := range m[s] {
+	for _, fe := range g.exacts {
+		for _, s := range c.strings(fe.field, false) {
+			for _, i := range fe.rules[s] {
 				cand[i/64] |= 1 << (i % 64)
 			}
 		}
 	}
 	for k := range g.subs {
 		fa := &g.subs[k]
-		for _, s := range c.strings(fa.field, false) {
-			fa.ac.scan(s, func(p int32) {
+		var strs []string
+		if fa.field < 0 {
+			strs = c.keywordStrings(false)
+		} else {
+			strs = c.strings(fa.field, false)
+		}
+		for _, s := range strs {
+			c.hits = fa.ac.scan(s, c.hits[:0])
+			for _, p := range c.hits {
 				for _, i := range fa.rules[p] {
 					cand[i/64] |= 1 << (i % 64)
 				}
-			})
+			}
 		}
 	}
 	return cand

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/wacht-soc/wacht/event"
 )
@@ -335,6 +336,25 @@ type evalCtx struct {
 	kwLow     []string
 	fieldIdx  map[string]int
 	candidate []uint64
+	hits      []int32
+	// arena backs the lower-cased strings of one event; it is reused for the
+	// next event, so those strings must not outlive the evaluation.
+	arena []byte
+}
+
+// lower lower-cases s into the context's arena (no allocation when s is
+// already lower case or the arena has room).
+func (c *evalCtx) lower(s string) string {
+	if !needsLower(s) {
+		return s
+	}
+	if cap(c.arena)-len(c.arena) < len(s)*2+8 {
+		c.arena = make([]byte, 0, max(2*cap(c.arena), len(s)*2+8, 4096))
+	}
+	start := len(c.arena)
+	c.arena = appendLower(c.arena, s)
+	b := c.arena[start:len(c.arena):len(c.arena)]
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 func newEvalCtx(fieldIdx map[string]int) *evalCtx {
@@ -344,6 +364,7 @@ func newEvalCtx(fieldIdx map[string]int) *evalCtx {
 // reset binds the context to ev: one map lookup per event field.
 func (c *evalCtx) reset(ev *event.Event) {
 	c.ev = ev
+	c.arena = c.arena[:0]
 	c.gen++
 	if c.gen == 0 {
 		for i := range c.slots {
@@ -412,12 +433,12 @@ func (c *evalCtx) strings(id int, cased bool) []string {
 	if s.lowGen != c.gen {
 		s.lowGen = c.gen
 		if len(s.raw) == 1 {
-			s.one[1] = lower(s.raw[0])
+			s.one[1] = c.lower(s.raw[0])
 			s.low = s.one[1:2]
 		} else {
 			s.low = make([]string, len(s.raw))
 			for i, r := range s.raw {
-				s.low[i] = lower(r)
+				s.low[i] = c.lower(r)
 			}
 		}
 	}
@@ -443,7 +464,7 @@ func (c *evalCtx) keywordStrings(cased bool) []string {
 		c.kwLowGen = c.gen
 		c.kwLow = c.kwLow[:0]
 		for _, r := range c.kwRaw {
-			c.kwLow = append(c.kwLow, lower(r))
+			c.kwLow = append(c.kwLow, c.lower(r))
 		}
 	}
 	return c.kwLow

@@ -204,7 +204,7 @@ func (cc *compiler) compileField(fs FieldSpec) (*fieldMatcher, []literalReq, err
 		mods.contains = true
 	}
 	var reqs []literalReq
-	reqOK := !mods.neq && m.field >= 0
+	reqOK := !mods.neq
 	bestScore := -1
 	for _, v := range fs.Values {
 		pats, err := cc.expandValue(fs.Field, v, mods)

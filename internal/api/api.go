@@ -8,10 +8,13 @@ package api
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,6 +57,7 @@ type Server struct {
 	d      Deps
 	mux    *http.ServeMux
 	routes []Route
+	access AccessHooks // installed by the access module (UseAccess)
 }
 
 // New builds the server.
@@ -66,6 +70,7 @@ func New(d Deps) *Server {
 		{"GET /api/v1/status", PermStatusRead, s.status},
 		{"GET /api/v1/events/search", PermEventsRead, s.search},
 		{"POST /api/v1/ingest", PermEventsWrite, d.Ingest.Lines},
+		{"POST /api/v1/ingest/file", PermEventsWrite, d.Ingest.File},
 		// Elasticsearch-compatible.
 		{"GET /{$}", PermEventsWrite, d.Ingest.ESInfo},
 		{"HEAD /{$}", PermEventsWrite, d.Ingest.ESInfo},
@@ -119,7 +124,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// guard authenticates and authorizes before the handler runs.
+// guard authenticates and authorizes before the handler runs, and records
+// state-changing calls (and denied ones) in the audit trail.
 func (s *Server) guard(rt Route) http.Handler {
 	path := rt.Pattern
 	if i := strings.IndexByte(path, ' '); i >= 0 {
@@ -134,44 +140,165 @@ func (s *Server) guard(rt Route) http.Handler {
 				writeError(w, http.StatusInternalServerError, "internal error (id "+id+")")
 			}
 		}()
+		securityHeaders(w, r)
 		if public {
 			rt.Handler(w, r)
 			return
 		}
-		tok := tokenFrom(r)
-		if tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="wacht"`)
-			writeError(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer <token>")
+		if rt.Perm == PermSignIn {
+			// Sign-in is how a caller gets a credential: anonymous,
+			// throttled by the lockout, audited (never its body).
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			rt.Handler(sw, r)
+			s.audit(r, rt, Identity{Subject: "anonymous"}, sw.status, "", "")
 			return
 		}
+		id, status, msg := s.authenticate(r)
+		if status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="wacht"`)
+			}
+			writeError(w, status, msg)
+			return
+		}
+		now := time.Now
+		if s.access.Now != nil {
+			now = s.access.Now
+		}
+		d := Decide(Request{Identity: id, Perm: rt.Perm, Method: r.Method, Source: SourceAddr(r), Time: now()})
+		if !d.Allow {
+			if d.StepUp {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="wacht", error="insufficient_user_authentication"`)
+			}
+			s.audit(r, rt, id, d.Status, "", d.Reason)
+			writeError(w, d.Status, d.Reason)
+			return
+		}
+		if !auditedCall(r.Method, rt.Perm) {
+			rt.Handler(w, r.WithContext(contextWith(r.Context(), id)))
+			return
+		}
+		var body hash.Hash
+		if r.Body != nil && r.Body != http.NoBody && s.access.Audit != nil {
+			body = sha256.New()
+			r.Body = struct {
+				io.Reader
+				io.Closer
+			}{io.TeeReader(r.Body, body), r.Body}
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			var reqHash string
+			if body != nil {
+				reqHash = hex.EncodeToString(body.Sum(nil))
+			}
+			s.audit(r, rt, id, sw.status, reqHash, "")
+		}()
+		rt.Handler(sw, r.WithContext(contextWith(r.Context(), id)))
+	})
+}
+
+// authenticate finds the caller: an API token in Authorization, else a
+// session cookie (which must carry the CSRF token on writes). A non-zero
+// status is the refusal.
+func (s *Server) authenticate(r *http.Request) (Identity, int, string) {
+	if tok := tokenFrom(r); tok != "" {
 		id, err := s.d.Auth.Authenticate(r.Context(), tok)
 		if err != nil {
 			if !errors.Is(err, ErrDenied) {
 				eid := newErrorID()
 				s.d.Log.Error("authenticate_failed", "error_id", eid, "err", err)
-				writeError(w, http.StatusServiceUnavailable, "cannot check credentials now (id "+eid+")")
-				return
+				return id, http.StatusServiceUnavailable, "cannot check credentials now (id " + eid + ")"
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="wacht", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "invalid, expired or revoked token")
-			return
+			return id, http.StatusUnauthorized, "invalid, expired or revoked token"
 		}
-		// Deny by default: a route without a permission (and not public)
-		// is refused, as is a role without the permission.
-		if rt.Perm == "" || !Allowed(id.Role, rt.Perm) {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("role %q may not %s", id.Role, permText(rt.Perm)))
-			return
+		if id.Method == AuthNone {
+			id.Method = AuthToken
 		}
-		rt.Handler(w, r.WithContext(contextWith(r.Context(), id)))
-	})
+		return id, 0, ""
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || s.access.Sessions == nil {
+		return Identity{}, http.StatusUnauthorized, "authentication required: send Authorization: Bearer <token> or sign in"
+	}
+	id, err := s.access.Sessions.AuthenticateSession(r.Context(), c.Value, r.Header.Get(TenantHeader))
+	if err != nil {
+		if !errors.Is(err, ErrDenied) {
+			eid := newErrorID()
+			s.d.Log.Error("authenticate_session_failed", "error_id", eid, "err", err)
+			return id, http.StatusServiceUnavailable, "cannot check credentials now (id " + eid + ")"
+		}
+		return id, http.StatusUnauthorized, "session expired or signed out: sign in again"
+	}
+	if !safeMethod(r.Method) {
+		got := r.Header.Get(CSRFHeader)
+		if id.CSRF == "" || subtle.ConstantTimeCompare([]byte(got), []byte(id.CSRF)) != 1 {
+			return id, http.StatusForbidden, "missing or wrong " + CSRFHeader + " header"
+		}
+	}
+	return id, 0, ""
 }
 
-func permText(p Permission) string {
-	if p == "" {
-		return "use this endpoint"
-	}
-	return string(p)
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
+
+// auditedCall: every state change, and reads of sensitive data.
+func auditedCall(method string, p Permission) bool {
+	return !safeMethod(method) || Sensitive(p) || p.Resource() == "audit"
+}
+
+func (s *Server) audit(r *http.Request, rt Route, id Identity, status int, reqHash, denied string) {
+	if s.access.Audit == nil {
+		return
+	}
+	now := time.Now
+	if s.access.Now != nil {
+		now = s.access.Now
+	}
+	s.access.Audit(r.Context(), AuditEntry{Time: now(), Identity: id, Method: r.Method, Path: r.URL.Path,
+		Route: rt.Pattern, Perm: rt.Perm, Status: status, Source: r.RemoteAddr, RequestHash: reqHash, Denied: denied})
+}
+
+// securityHeaders: strict CSP (no inline script), no framing, HSTS under TLS.
+func securityHeaders(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush passes flushes through (streamed answers).
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func newErrorID() string {
 	var b [6]byte

@@ -1,7 +1,9 @@
-// Package auth holds identities and access: for now API tokens, stored as
-// SHA-256 hashes in the state store. Roles, users, sessions, OIDC and mTLS
-// join it later; the HTTP middleware seam verifies a bearer token through
-// TokenStore.Verify.
+// Package auth holds identities: API tokens (scoped by role, expiring,
+// revocable, stored as SHA-256), local users with argon2id passwords and
+// TOTP, role bindings per tenant, web sessions (idle timeout, absolute
+// lifetime, step-up), login lockout, OpenID Connect single sign-on, and a
+// small CA whose client certificates ingest listeners require. Roles and
+// the decision itself live in package api (one policy decision point).
 package auth
 
 import (

@@ -121,7 +121,7 @@ func Default() Config {
 			UDP: "127.0.0.1:5514", TCP: "127.0.0.1:5514",
 			Tenant: "default", Parser: "syslog", IdleTimeout: Duration(10 * time.Minute), MaxConns: 1000,
 		},
-		Ingest:  Ingest{MaxEventBytes: 1 << 20, MaxRequestBytes: 64 << 20, MaxLagBatches: 2000},
+		Ingest:  Ingest{MaxEventBytes: 1 << 20, MaxRequestBytes: 16 << 20, MaxLagBatches: 2000},
 		Journal: Journal{Fsync: "1s", MaxBytes: 2 << 30},
 		Store: Store{
 			Retention: Duration(90 * 24 * time.Hour), MemoryBytes: 512 << 20,

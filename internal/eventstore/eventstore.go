@@ -39,6 +39,9 @@ type WriteResult struct {
 	// Dropped counts events not stored, by reason (for example
 	// "older_than_retention", "too_far_in_future").
 	Dropped map[string]int
+	// Shortened counts events stored shortened (and marked with _error)
+	// because they exceeded a limit of the store, by reason.
+	Shortened map[string]int
 }
 
 // Query is a search.

@@ -162,6 +162,9 @@ func (x *Indexer) Run(ctx context.Context) error {
 				for reason, n := range res.Dropped {
 					x.set.GetOrCreateCounter(`wacht_store_events_skipped_total{reason="` + reason + `"}`).Add(n)
 				}
+				for reason, n := range res.Shortened {
+					x.set.GetOrCreateCounter(`wacht_store_events_shortened_total{reason="` + reason + `"}`).Add(n)
+				}
 				if x.onBatch != nil {
 					x.onBatch(events)
 				}

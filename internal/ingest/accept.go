@@ -39,7 +39,7 @@ type Limits struct {
 // DefaultLimits are sized for a small site.
 var DefaultLimits = Limits{
 	MaxEventBytes:   1 << 20,
-	MaxRequestBytes: 64 << 20,
+	MaxRequestBytes: 16 << 20,
 	MaxLagMessages:  2000,
 	BatchEvents:     5000,
 	BatchBytes:      4 << 20,
@@ -212,12 +212,17 @@ func NewDecoder(parser, tenant string, src event.Source, now time.Time) (*Decode
 // Format is the parser's short name.
 func (d *Decoder) Format() string { return d.format }
 
-// Decode parses one record into a new event. The record is copied.
+// Decode parses one record into a new event. The record is copied. It
+// returns nil for records that are not events (header lines of Zeek or W3C
+// logs, which the parser keeps as state).
 func (d *Decoder) Decode(rec []byte) *event.Event {
 	ev := d.base
 	ev.Fields = nil
 	ev.Errors = nil
 	if err := d.inst.Record(append([]byte(nil), rec...), &ev); err != nil {
+		if errors.Is(err, parse.ErrNoEvent) {
+			return nil
+		}
 		d.Errors++
 	}
 	return &ev
@@ -227,6 +232,9 @@ func (d *Decoder) Decode(rec []byte) *event.Event {
 // with an error naming the real size.
 func (d *Decoder) DecodeTruncated(rec []byte, size, limit int) *event.Event {
 	ev := d.Decode(rec[:min(len(rec), limit)])
+	if ev == nil {
+		return nil
+	}
 	ev.AddError("event truncated: " + strconv.Itoa(size) + " bytes is more than the limit of " + strconv.Itoa(limit))
 	return ev
 }

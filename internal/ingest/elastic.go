@@ -116,6 +116,10 @@ func (h *HTTP) ESBulk(w http.ResponseWriter, r *http.Request) {
 				d = winDec
 			}
 			ev := d.Decode(line)
+			if ev == nil {
+				it.status, it.errType, it.msg = http.StatusBadRequest, "mapper_parsing_exception", "document is not an event"
+				return nil
+			}
 			if it.index != "" {
 				ev.Add("es.index", event.String(it.index))
 			}

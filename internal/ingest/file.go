@@ -36,7 +36,9 @@ type FileResult struct {
 // its first bytes unless named. Formats that read whole inputs
 // (parse.MultiParser) get the file at once; the others get it line by
 // line through one parser, so header-driven formats keep their headers.
-// Records that fail to parse are kept with the error and counted.
+// Records that fail to parse are kept with the error and counted. The
+// events go to the caller's tenant; ?tenant= may name it as a check and is
+// refused when it names another.
 func (h *HTTP) File(w http.ResponseWriter, r *http.Request) {
 	c := h.acc.Counters("file")
 	q := r.URL.Query()
@@ -74,6 +76,12 @@ func (h *HTTP) File(w http.ResponseWriter, r *http.Request) {
 	tenant := h.tenant(r)
 	if tenant == "" {
 		tenant = event.DefaultTenant
+	}
+	if want := q.Get("tenant"); want != "" && want != tenant {
+		// The token decides the tenant; naming another is refused, not
+		// silently redirected.
+		h.fail(w, c, &httpError{http.StatusForbidden, "wrong_tenant", fmt.Sprintf("this token writes to tenant %q, not %q", tenant, want)})
+		return
 	}
 	base := event.Event{Tenant: tenant, Source: event.Source{Listener: "file", Peer: name}, IngestTime: time.Now().UTC()}
 	events, err := h.parseFile(inst, data, base, &res)

@@ -143,7 +143,8 @@ func (h *HTTP) HECEvent(w http.ResponseWriter, r *http.Request) {
 			st := string(env.GetStringBytes("sourcetype"))
 			if _, ok := parse.Lookup(st); ok && st != "" {
 				ev = decoder(st).Decode(s)
-			} else {
+			}
+			if ev == nil {
 				ev = &event.Event{Tenant: jsonDec.base.Tenant, Source: src, IngestTime: now.UTC(), Message: string(s), Raw: append([]byte(nil), s...), Format: "hec/1"}
 				ev.Time = ev.IngestTime
 			}
@@ -153,7 +154,9 @@ func (h *HTTP) HECEvent(w http.ResponseWriter, r *http.Request) {
 				h.hecAnswer(w, c, &hecError{http.StatusRequestEntityTooLarge, 6, "event " + strconv.Itoa(i) + " is larger than the event limit of " + strconv.Itoa(limit) + " bytes", "event_too_large", i})
 				return
 			}
-			ev = jsonDec.Decode(raw)
+			if ev = jsonDec.Decode(raw); ev == nil {
+				continue
+			}
 		default:
 			h.hecAnswer(w, c, &hecError{http.StatusBadRequest, 6, "Invalid data format", "bad_event", i})
 			return
@@ -227,7 +230,9 @@ func (h *HTTP) HECRaw(w http.ResponseWriter, r *http.Request) {
 	err = h.lines(body, func(_ int, line []byte) error {
 		var ev *event.Event
 		if dec != nil {
-			ev = dec.Decode(line)
+			if ev = dec.Decode(line); ev == nil {
+				return nil
+			}
 		} else {
 			ev = &event.Event{Tenant: h.tenant(r), Source: src, IngestTime: now.UTC(), Time: now.UTC(), Message: string(line), Raw: append([]byte(nil), line...), Format: "hec-raw/1"}
 		}

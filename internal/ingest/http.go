@@ -188,7 +188,9 @@ func (h *HTTP) Lines(w http.ResponseWriter, r *http.Request) {
 	}
 	var events []*event.Event
 	err = h.lines(body, func(_ int, line []byte) error {
-		events = append(events, dec.Decode(line))
+		if ev := dec.Decode(line); ev != nil {
+			events = append(events, ev)
+		}
 		return nil
 	})
 	if err != nil {

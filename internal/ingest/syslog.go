@@ -188,6 +188,9 @@ func (l *StreamListener) serveConn(ctx context.Context, conn net.Conn) {
 		} else {
 			ev = dec.Decode(msg)
 		}
+		if ev == nil {
+			continue // a header line, kept as parser state
+		}
 		l.c.Received(dec.Format(), 1)
 		if dec.Errors > errsBefore {
 			l.c.ParseErrors(dec.Format(), 1)
@@ -319,7 +322,11 @@ func (l *PacketListener) batch(ctx context.Context) {
 			}
 			dec.base.IngestTime = p.at
 			before := dec.Errors
-			batch = append(batch, dec.Decode(p.data))
+			ev := dec.Decode(p.data)
+			if ev == nil {
+				continue
+			}
+			batch = append(batch, ev)
 			l.c.Received(dec.Format(), 1)
 			if dec.Errors > before {
 				l.c.ParseErrors(dec.Format(), 1)

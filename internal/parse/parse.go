@@ -10,6 +10,7 @@
 package parse
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -34,6 +35,27 @@ type Parser interface {
 type MultiParser interface {
 	ParseAll(data []byte, base event.Event, emit func(*event.Event) error) error
 }
+
+// Stateful is the optional capability of line formats whose records depend
+// on header lines seen earlier in the same stream: Zeek TSV ("#fields",
+// "#types", "#separator") and W3C extended logs ("#Fields:"). Such a parser
+// remembers the last header it was given, so a caller reading a stream line
+// by line keeps one parser per stream (one Instance per connection, request
+// or file, as listeners already do) and passes it every line, headers
+// included. A header line yields ErrNoEvent. Reset forgets the headers when
+// the parser is reused for another stream.
+//
+// The capability is optional and backwards compatible: a caller that knows
+// nothing of it still gets correct events as long as it keeps one parser per
+// stream; it only sees header lines as records with an error.
+type Stateful interface {
+	Reset()
+}
+
+// ErrNoEvent is returned by Parse for a record that is not an event: a
+// header or comment line of a Stateful format. Callers drop the record
+// without counting a parse error (errors.Is(err, parse.ErrNoEvent)).
+var ErrNoEvent = errors.New("header or comment line, not an event")
 
 // Info describes a registered parser.
 type Info struct {
@@ -101,6 +123,14 @@ type Instance struct {
 	Parser Parser
 }
 
+// Reset forgets stream state (headers) of a Stateful parser; for other
+// parsers it does nothing.
+func (in *Instance) Reset() {
+	if s, ok := in.Parser.(Stateful); ok {
+		s.Reset()
+	}
+}
+
 // NewInstance makes a parser by name.
 func NewInstance(name string) (*Instance, error) {
 	info, ok := Lookup(name)
@@ -112,10 +142,15 @@ func NewInstance(name string) (*Instance, error) {
 
 // Record parses one record into ev. On failure the event keeps the raw record
 // as its message and carries the error; the returned error is for counting.
+// A header line of a Stateful format returns ErrNoEvent and leaves ev
+// without an error: the caller drops it.
 func (in *Instance) Record(rec []byte, ev *event.Event) error {
 	ev.Raw = rec
 	ev.Format = in.Info.Format()
 	err := in.Parser.Parse(rec, ev)
+	if errors.Is(err, ErrNoEvent) {
+		return err
+	}
 	if err != nil {
 		ev.AddError(in.Info.Name() + ": " + err.Error())
 		if ev.Message == "" {

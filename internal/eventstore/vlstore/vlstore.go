@@ -153,6 +153,13 @@ func (st *Store) Write(_ context.Context, events []*event.Event) (eventstore.Wri
 			return res, err
 		}
 		fields = appendFields(fields[:0], e, st.cfg.KeepOriginal)
+		var why string
+		if fields, why = fit(fields); why != "" {
+			if res.Shortened == nil {
+				res.Shortened = map[string]int{}
+			}
+			res.Shortened[why]++
+		}
 		lr.MustAdd(tid, e.Time.UnixNano(), fields, -1)
 		res.Written++
 	}

@@ -3,10 +3,12 @@
 package all
 
 import (
+	_ "github.com/wacht-soc/wacht/internal/parse/accesslog"
 	_ "github.com/wacht-soc/wacht/internal/parse/auditd"
 	_ "github.com/wacht-soc/wacht/internal/parse/azuread"
 	_ "github.com/wacht-soc/wacht/internal/parse/cef"
 	_ "github.com/wacht-soc/wacht/internal/parse/cloudtrail"
+	_ "github.com/wacht-soc/wacht/internal/parse/evtx"
 	_ "github.com/wacht-soc/wacht/internal/parse/gcpaudit"
 	_ "github.com/wacht-soc/wacht/internal/parse/githubaudit"
 	_ "github.com/wacht-soc/wacht/internal/parse/json"
@@ -17,5 +19,7 @@ import (
 	_ "github.com/wacht-soc/wacht/internal/parse/rfc5424"
 	_ "github.com/wacht-soc/wacht/internal/parse/suricata"
 	_ "github.com/wacht-soc/wacht/internal/parse/syslog"
+	_ "github.com/wacht-soc/wacht/internal/parse/w3c"
 	_ "github.com/wacht-soc/wacht/internal/parse/winlog"
+	_ "github.com/wacht-soc/wacht/internal/parse/zeek"
 )

@@ -4,11 +4,14 @@
 package parsetest
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -360,4 +363,33 @@ func Count(evs []*event.Event, field string) int {
 		}
 	}
 	return n
+}
+
+// TarFile returns the content of the first file in a .tgz archive whose
+// name ends in suffix, skipping the test when the archive is absent.
+func TarFile(t testing.TB, archive, suffix string) []byte {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", archive, err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: no file ending in %q: %v", archive, suffix, err)
+		}
+		if h.Typeflag == tar.TypeReg && strings.HasSuffix(h.Name, suffix) {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", archive, h.Name, err)
+			}
+			return b
+		}
+	}
 }

@@ -72,7 +72,7 @@ func ISO(b []byte, loc *time.Location) (t time.Time, n int, zoned bool, err erro
 			return time.Time{}, 0, false, errors.New("empty fraction of a second")
 		}
 	}
-	zone := loc
+	zone := orUTC(loc)
 	if n < len(b) {
 		switch c := b[n]; c {
 		case 'Z', 'z':

@@ -1,0 +1,514 @@
+package intel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wacht-soc/wacht/internal/bus"
+	"github.com/wacht-soc/wacht/internal/eventstore"
+	"github.com/wacht-soc/wacht/internal/store"
+)
+
+// Config tunes the service. The zero value takes the defaults.
+type Config struct {
+	// Decay per type; types missing take DefaultDecay's model.
+	Decay map[Type]DecayModel
+	// RetroDays is how far back new indicators are matched against stored
+	// events (0: 7 days; negative: never).
+	RetroDays int
+	// RetroMaxIndicators bounds the imports retro-matched (larger imports
+	// are feeds that the live matcher covers from now on). 0: 10,000.
+	RetroMaxIndicators int
+	// RetroMaxEvents bounds the events a retro-match reads. 0: 1,000,000.
+	RetroMaxEvents int
+	// SightingQueue bounds the matches waiting to be verified and recorded
+	// (0: 10,000); beyond it matches are dropped and counted.
+	SightingQueue int
+	// DefaultConfidence is given to indicators that carry none (0: 50).
+	DefaultConfidence int
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultDecay()
+	maps.Copy(d, c.Decay)
+	c.Decay = d
+	if c.RetroDays == 0 {
+		c.RetroDays = 7
+	}
+	if c.RetroMaxIndicators == 0 {
+		c.RetroMaxIndicators = 10000
+	}
+	if c.RetroMaxEvents == 0 {
+		c.RetroMaxEvents = 1_000_000
+	}
+	if c.SightingQueue <= 0 {
+		c.SightingQueue = 10000
+	}
+	if c.DefaultConfidence <= 0 {
+		c.DefaultConfidence = 50
+	}
+	return c
+}
+
+// Service is the threat intelligence domain of a node.
+type Service struct {
+	repo   repo
+	bus    *bus.Bus
+	events eventstore.EventStore
+	now    func() time.Time
+	log    *slog.Logger
+	cfg    Config
+
+	// state is swapped whole when a tenant's index is rebuilt, so the
+	// event path reads it without a lock.
+	state     atomic.Pointer[state]
+	rebuildMu sync.Mutex
+
+	hits    chan pending
+	stats   counters
+	started atomic.Bool
+	stopped chan struct{}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+type state struct {
+	tenants map[string]*tenantIndex
+}
+
+type tenantIndex struct {
+	ix    *Index
+	wl    *WarninglistSet
+	built time.Time
+}
+
+type counters struct {
+	events, matched, suppressed, dropped, sighted, collisions atomic.Uint64
+}
+
+// Deps are what a Service uses. Bus and Events may be nil (tools and
+// tests); Now defaults to time.Now.
+type Deps struct {
+	DB     *store.DB
+	Bus    *bus.Bus
+	Events eventstore.EventStore
+	Now    func() time.Time
+	Log    *slog.Logger
+}
+
+// New returns a service; call Start to load the indexes and run the
+// sighting worker.
+func New(d Deps, cfg Config) *Service {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg = cfg.withDefaults()
+	s := &Service{repo: repo{d.DB}, bus: d.Bus, events: d.Events, now: d.Now, log: d.Log, cfg: cfg,
+		hits: make(chan pending, cfg.SightingQueue), stopped: make(chan struct{})}
+	s.state.Store(&state{tenants: map[string]*tenantIndex{}})
+	return s
+}
+
+// Start builds the index of every tenant with indicators and starts the
+// sighting worker. Stop ends it.
+func (s *Service) Start(ctx context.Context) error {
+	tenants, err := s.repo.tenants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		if err := s.Rebuild(ctx, t); err != nil {
+			return err
+		}
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.started.Store(true)
+	s.wg.Add(1)
+	go s.sightingWorker(wctx)
+	return nil
+}
+
+// Stop ends the worker after it recorded what was queued.
+func (s *Service) Stop() {
+	if !s.started.Load() {
+		return
+	}
+	close(s.stopped)
+	s.wg.Wait()
+	s.cancel()
+}
+
+// Logger is the service's logger (the API logs failures with it).
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// Index returns the tenant's current index (nil if it has none).
+func (s *Service) Index(tenant string) *Index {
+	if ti := s.state.Load().tenants[tenant]; ti != nil {
+		return ti.ix
+	}
+	return nil
+}
+
+// Rebuild compiles the tenant's indicators and warninglists into a new
+// index and swaps it in.
+func (s *Service) Rebuild(ctx context.Context, tenant string) error {
+	s.rebuildMu.Lock()
+	defer s.rebuildMu.Unlock()
+	start := time.Now()
+	lists, err := s.repo.warninglists(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	wl := CompileWarninglists(lists)
+	n, err := s.repo.count(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("count indicators of %s: %w", tenant, err)
+	}
+	b := NewIndexBuilder(int(n))
+	err = s.repo.each(ctx, tenant, func(ind *Indicator) error {
+		listed := ind.Warninglist != "" || wl.Check(ind.Type, ind.Value) != ""
+		b.Add(IndexEntry{Type: ind.Type, Value: ind.Value, Confidence: ind.Confidence, TLP: ind.TLP,
+			AlertUntil: AlertUntil(ind, s.cfg.Decay[ind.Type]), Warninglist: listed})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ix := b.Build()
+	for {
+		old := s.state.Load()
+		next := &state{tenants: maps.Clone(old.tenants)}
+		next.tenants[tenant] = &tenantIndex{ix: ix, wl: wl, built: s.now()}
+		if s.state.CompareAndSwap(old, next) {
+			break
+		}
+	}
+	s.log.Info("intel_index_built", "tenant", tenant, "indicators", ix.Len(), "warninglists", wl.Len(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// ImportStats says what an import did.
+type ImportStats struct {
+	Read          int            `json:"read"`
+	Stored        int            `json:"stored"`
+	Invalid       int            `json:"invalid"`
+	Warninglisted int            `json:"warninglisted"`
+	Warninglists  int            `json:"warninglists"`
+	ByType        map[string]int `json:"by_type"`
+	Retro         int            `json:"retro_sightings"`
+	// Errors holds up to 20 examples of rejected values.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Import collects indicators of one tenant and source and writes them in
+// batches; Close rebuilds the index. It is not safe for concurrent use.
+type Import struct {
+	s      *Service
+	tenant string
+	source string
+	buf    []Indicator
+	seen   map[string]int // id → index in buf (de-duplicates a batch)
+	stats  ImportStats
+	wl     *WarninglistSet
+	lists  bool
+	fresh  []Indicator // retro-match candidates
+}
+
+const importBatch = 20000
+
+// NewImport starts an import into tenant, recording source on every
+// indicator that names none.
+func (s *Service) NewImport(tenant, source string) *Import {
+	var wl *WarninglistSet
+	if ti := s.state.Load().tenants[tenant]; ti != nil {
+		wl = ti.wl
+	}
+	return &Import{s: s, tenant: tenant, source: source, seen: map[string]int{}, wl: wl,
+		stats: ImportStats{ByType: map[string]int{}}}
+}
+
+// Add normalizes and queues one indicator. Invalid values are counted and
+// skipped, not returned as errors; the error is for storage failures.
+func (im *Import) Add(ctx context.Context, ind Indicator) error {
+	im.stats.Read++
+	t, v, err := Normalize(ind.Type, ind.Value)
+	if err != nil {
+		im.stats.Invalid++
+		if len(im.stats.Errors) < 20 {
+			im.stats.Errors = append(im.stats.Errors, err.Error())
+		}
+		return nil
+	}
+	ind.Type, ind.Value = t, v
+	ind.ID = ID(t, v)
+	ind.Tenant = im.tenant
+	if ind.Source == "" {
+		ind.Source = im.source
+	}
+	if ind.Confidence <= 0 {
+		ind.Confidence = im.s.cfg.DefaultConfidence
+	}
+	ind.Confidence = min(ind.Confidence, 100)
+	if ind.Warninglist == "" {
+		ind.Warninglist = im.wl.Check(t, v)
+	}
+	if ind.Warninglist != "" {
+		im.stats.Warninglisted++
+	}
+	im.stats.ByType[t.String()]++
+	if i, dup := im.seen[ind.ID]; dup {
+		im.buf[i] = mergeIndicator(im.buf[i], ind)
+		return nil
+	}
+	im.seen[ind.ID] = len(im.buf)
+	im.buf = append(im.buf, ind)
+	if len(im.buf) >= importBatch {
+		return im.flush(ctx)
+	}
+	return nil
+}
+
+// mergeIndicator combines two sightings of one value within an import.
+func mergeIndicator(a, b Indicator) Indicator {
+	if b.Confidence > a.Confidence {
+		a.Confidence = b.Confidence
+	}
+	if b.TLP > a.TLP {
+		a.TLP = b.TLP
+	}
+	a.Tags = mergeStrings(a.Tags, b.Tags)
+	a.Attack = mergeStrings(a.Attack, b.Attack)
+	if b.LastSeen.After(a.LastSeen) {
+		a.LastSeen = b.LastSeen
+	}
+	if a.Description == "" {
+		a.Description = b.Description
+	}
+	return a
+}
+
+func mergeStrings(a, b []string) []string {
+	for _, s := range b {
+		found := false
+		for _, x := range a {
+			if x == s {
+				found = true
+				break
+			}
+		}
+		if !found {
+			a = append(a, s)
+		}
+	}
+	return a
+}
+
+// AddWarninglist stores a warninglist for the tenant; it applies to
+// indicators from the next index rebuild (Close does one).
+func (im *Import) AddWarninglist(ctx context.Context, wl *Warninglist) error {
+	if err := im.s.repo.putWarninglist(ctx, im.tenant, wl, im.s.now()); err != nil {
+		return err
+	}
+	im.stats.Warninglists++
+	im.lists = true
+	return nil
+}
+
+func (im *Import) flush(ctx context.Context) error {
+	if len(im.buf) == 0 {
+		return nil
+	}
+	// In key order, inserts touch neighbouring B-tree pages.
+	slices.SortFunc(im.buf, func(a, b Indicator) int { return strings.Compare(a.ID, b.ID) })
+	if err := im.s.repo.upsert(ctx, im.tenant, im.buf, im.s.now()); err != nil {
+		return err
+	}
+	im.stats.Stored += len(im.buf)
+	if len(im.fresh) <= im.s.cfg.RetroMaxIndicators {
+		im.fresh = append(im.fresh, im.buf...)
+	}
+	im.buf = im.buf[:0]
+	clear(im.seen)
+	return nil
+}
+
+// Stats returns the counts so far.
+func (im *Import) Stats() ImportStats { return im.stats }
+
+// Close writes what is buffered, rebuilds the tenant's index, and
+// retro-matches the new indicators against recent events.
+func (im *Import) Close(ctx context.Context) (ImportStats, error) {
+	if err := im.flush(ctx); err != nil {
+		return im.stats, err
+	}
+	if im.stats.Stored == 0 && !im.lists {
+		return im.stats, nil
+	}
+	if err := im.s.Rebuild(ctx, im.tenant); err != nil {
+		return im.stats, err
+	}
+	if len(im.fresh) > 0 && len(im.fresh) <= im.s.cfg.RetroMaxIndicators {
+		n, err := im.s.RetroMatch(ctx, im.tenant, im.fresh)
+		if err != nil {
+			im.s.log.Warn("intel_retro_match_failed", "tenant", im.tenant, "err", err)
+		}
+		im.stats.Retro = n
+	}
+	return im.stats, nil
+}
+
+// Get returns one indicator.
+func (s *Service) Get(ctx context.Context, tenant, id string) (Indicator, error) {
+	return s.repo.get(ctx, tenant, id)
+}
+
+// List returns indicators matching f, ordered by id.
+func (s *Service) List(ctx context.Context, tenant string, f ListFilter) ([]Indicator, error) {
+	return s.repo.list(ctx, tenant, f)
+}
+
+// Each streams all indicators of a tenant (exports).
+func (s *Service) Each(ctx context.Context, tenant string, fn func(*Indicator) error) error {
+	return s.repo.each(ctx, tenant, fn)
+}
+
+// Delete removes an indicator and rebuilds the index.
+func (s *Service) Delete(ctx context.Context, tenant, id string) error {
+	if err := s.repo.delete(ctx, tenant, id); err != nil {
+		return err
+	}
+	return s.Rebuild(ctx, tenant)
+}
+
+// Sightings lists the newest sightings of an indicator.
+func (s *Service) Sightings(ctx context.Context, tenant, id string, limit int) ([]Sighting, error) {
+	return s.repo.sightings(ctx, tenant, id, limit)
+}
+
+// Warninglists lists the tenant's warninglists (entries left out).
+func (s *Service) Warninglists(ctx context.Context, tenant string) ([]Warninglist, error) {
+	lists, err := s.repo.warninglists(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Warninglist, 0, len(lists))
+	for _, l := range lists {
+		c := *l
+		c.List = nil
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// LookupResult is what is known about one value.
+type LookupResult struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+	// Indicators are the stored indicators the value matches: itself, a
+	// network containing it, a parent domain.
+	Indicators []Indicator `json:"indicators"`
+	// Warninglist names a list the value is on.
+	Warninglist string `json:"warninglist,omitempty"`
+	// Alerting says whether a sighting of the value would raise an alert
+	// now (matched, not warninglisted, valid and not decayed).
+	Alerting bool `json:"alerting"`
+}
+
+// ErrBadValue is returned by Lookup for a value of no known type; its text
+// is safe to show.
+var ErrBadValue = errors.New("not an address, network, domain, URL, hash or e-mail address")
+
+// Lookup finds what the tenant knows about a bare value.
+func (s *Service) Lookup(ctx context.Context, tenant, value string) (LookupResult, error) {
+	t, v, ok := Guess(value)
+	if !ok {
+		return LookupResult{}, ErrBadValue
+	}
+	res := LookupResult{Type: t.String(), Value: v, Indicators: []Indicator{}}
+	ids := map[string]bool{ID(t, v): true}
+	ti := s.state.Load().tenants[tenant]
+	at := uint32(max(s.now().Unix(), 0))
+	alerting := map[string]bool{}
+	if ti != nil {
+		res.Warninglist = ti.wl.Check(t, v)
+		var hits []Hit
+		switch t {
+		case TypeIP:
+			hits = ti.ix.LookupIP(hits, "", v, at)
+		case TypeDomain:
+			hits = ti.ix.LookupDomain(hits, "", v, at)
+		case TypeURL:
+			hits = ti.ix.LookupURL(hits, "", v, at)
+		case TypeEmail:
+			hits = ti.ix.LookupEmail(hits, "", v, at)
+		case TypeMD5, TypeSHA1, TypeSHA256, TypeSHA512:
+			hits = ti.ix.LookupHash(hits, "", v, at)
+		case TypeIPPort, TypeCIDR, TypePattern, TypeUnknown, numTypes:
+		}
+		for _, h := range hits {
+			id := ID(h.Type, h.Value)
+			ids[id] = true
+			alerting[id] = !h.Warninglisted && !h.Expired
+		}
+	}
+	keys := make([]string, 0, len(ids))
+	for id := range ids {
+		keys = append(keys, id)
+	}
+	sort.Strings(keys)
+	for _, id := range keys {
+		ind, err := s.repo.get(ctx, tenant, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		res.Indicators = append(res.Indicators, ind)
+		if alerting[id] && res.Warninglist == "" {
+			res.Alerting = true
+		}
+	}
+	return res, nil
+}
+
+// Stats describes the service for the status page.
+type Stats struct {
+	Tenants    map[string]TenantStats `json:"tenants"`
+	Events     uint64                 `json:"events_checked"`
+	Matched    uint64                 `json:"matched"`
+	Suppressed uint64                 `json:"suppressed"`
+	Dropped    uint64                 `json:"dropped"`
+	Sighted    uint64                 `json:"sighted"`
+}
+
+// TenantStats describes one tenant's index.
+type TenantStats struct {
+	Indicators   int            `json:"indicators"`
+	ByType       map[string]int `json:"by_type"`
+	Warninglists int            `json:"warninglists"`
+	Built        time.Time      `json:"built"`
+}
+
+// Stats returns counters and index sizes.
+func (s *Service) Stats() Stats {
+	st := Stats{Tenants: map[string]TenantStats{}, Events: s.stats.events.Load(), Matched: s.stats.matched.Load(),
+		Suppressed: s.stats.suppressed.Load(), Dropped: s.stats.dropped.Load(), Sighted: s.stats.sighted.Load()}
+	for t, ti := range s.state.Load().tenants {
+		st.Tenants[t] = TenantStats{Indicators: ti.ix.Len(), ByType: ti.ix.Counts(), Warninglists: ti.wl.Len(), Built: ti.built}
+	}
+	return st
+}

@@ -1,0 +1,207 @@
+// Package w3c parses W3C extended log files as IIS, and many proxies and
+// CDNs, write them: "#Fields:" names the space-separated columns of the
+// lines that follow. Field names are the ones Sigma's webserver category
+// uses ("cs-method", "cs-uri-query", "c-ip"; IIS's "cs(User-Agent)" becomes
+// "cs-user-agent"), "-" means absent, and date plus time (UTC by the
+// standard) give the event time. ECS entities: source.ip, user.name,
+// url.path, url.query, http.request.method, http.response.status_code,
+// user_agent.original, destination.ip/port.
+//
+// The parser is parse.Stateful: fed line by line it keeps the "#Fields:"
+// of its stream. Before any header it assumes IIS's default field set.
+package w3c
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/parse"
+	"github.com/wacht-soc/wacht/internal/parse/normalize"
+	"github.com/wacht-soc/wacht/internal/parse/timestamp"
+)
+
+// Version of the parser, recorded on its events.
+const Version = "1"
+
+func init() {
+	parse.Register(parse.Info{
+		ID:          "wacht.parsers.w3c",
+		Version:     Version,
+		Description: "W3C extended log files (IIS, #Fields: header)",
+		New:         func() parse.Parser { return New() },
+	})
+}
+
+// IISDefault is the field list IIS writes when nobody changed it; it is
+// used for lines that arrive before any "#Fields:" header.
+const IISDefault = "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken"
+
+// Parser reads W3C lines and keeps the header of its stream; one Parser
+// serves one stream (and one goroutine).
+type Parser struct {
+	fields []string
+}
+
+// New returns a parser that assumes the IIS default fields until a header
+// says otherwise.
+func New() *Parser {
+	p := &Parser{}
+	p.Reset()
+	return p
+}
+
+// Reset returns to the IIS default fields (parse.Stateful).
+func (p *Parser) Reset() { p.fields = FieldNames(IISDefault) }
+
+// FieldNames turns a "#Fields:" list into the field names used on events.
+func FieldNames(list string) []string {
+	names := strings.Fields(list)
+	for i, n := range names {
+		names[i] = Name(n)
+	}
+	return names
+}
+
+// Name maps a W3C field identifier to its name on events: prefixed header
+// fields "cs(User-Agent)" become "cs-user-agent", the rest stays.
+func Name(n string) string {
+	if i := strings.IndexByte(n, '('); i > 0 && strings.HasSuffix(n, ")") {
+		return n[:i] + "-" + strings.ToLower(n[i+1:len(n)-1])
+	}
+	return n
+}
+
+// Parse reads one line. Directive lines ("#Fields:", "#Software:" …)
+// return parse.ErrNoEvent; "#Fields:" replaces the field list.
+func (p *Parser) Parse(rec []byte, ev *event.Event) error {
+	line := bytes.TrimRight(rec, "\r\n")
+	line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+	if len(bytes.TrimSpace(line)) == 0 {
+		return errors.New("empty record")
+	}
+	if line[0] == '#' {
+		if v, ok := bytes.CutPrefix(line, []byte("#Fields:")); ok {
+			f := FieldNames(string(v))
+			if len(f) == 0 {
+				return errors.New("#Fields: directive without fields")
+			}
+			p.fields = f
+		}
+		return parse.ErrNoEvent
+	}
+	if !utf8.Valid(line) {
+		line = bytes.ToValidUTF8(line, []byte("\uFFFD"))
+	}
+	vals := strings.Fields(string(line))
+	if len(vals) != len(p.fields) {
+		return fmt.Errorf("%d values for %d fields", len(vals), len(p.fields))
+	}
+	var date, clock string
+	for i, name := range p.fields {
+		v := vals[i]
+		switch name {
+		case "date":
+			date = v
+		case "time":
+			clock = v
+		}
+		if v == "-" {
+			continue
+		}
+		if name == "cs-user-agent" {
+			// IIS writes spaces in the user agent as '+'.
+			v = strings.ReplaceAll(v, "+", " ")
+		}
+		ev.Add(name, event.String(v))
+	}
+	if date != "" && clock != "" {
+		t, n, _, err := timestamp.ISO([]byte(date+"T"+clock), time.UTC)
+		if err != nil || n != len(date)+1+len(clock) {
+			return fmt.Errorf("date %q time %q: not a W3C date and time", date, clock)
+		}
+		ev.Time = t.UTC()
+	}
+	Entities(ev)
+	ev.LogSource = normalize.Source("webserver")
+	ev.Message = strings.TrimSpace(ev.GetString("cs-method") + " " + ev.GetString("cs-uri-stem") + " " + ev.GetString("sc-status"))
+	return nil
+}
+
+// Entities adds the ECS fields of a webserver record named the W3C way;
+// the access log parser shares it.
+func Entities(ev *event.Event) {
+	normalize.Entity(ev, normalize.SourceIP, "c-ip")
+	normalize.Entity(ev, normalize.UserName, "cs-username")
+	normalize.Entity(ev, normalize.DestIP, "s-ip")
+	if v, ok := ev.Get("s-port"); ok {
+		if n, err := strconv.Atoi(v.String()); err == nil {
+			ev.Add(normalize.DestPort, event.Int(int64(n)))
+		}
+	}
+	normalize.Entity(ev, normalize.HostName, "s-computername")
+	normalize.Entity(ev, "url.domain", "cs-host")
+	normalize.Entity(ev, "url.path", "cs-uri-stem")
+	normalize.Entity(ev, "url.query", "cs-uri-query")
+	normalize.Entity(ev, "http.request.method", "cs-method")
+	normalize.Entity(ev, "http.request.referrer", "cs-referer")
+	normalize.Entity(ev, "user_agent.original", "cs-user-agent")
+	if v, ok := ev.Get("sc-status"); ok {
+		if n, err := strconv.Atoi(v.String()); err == nil {
+			ev.Add("http.response.status_code", event.Int(int64(n)))
+		}
+	}
+}
+
+// ParseAll reads a whole log file, directives included.
+func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event) error) error {
+	p.Reset()
+	return Lines(p, "w3c", data, base, emit)
+}
+
+// Lines runs a line parser over data, dropping lines that return
+// parse.ErrNoEvent and keeping failed lines as events with the error.
+func Lines(p parse.Parser, name string, data []byte, base event.Event, emit func(*event.Event) error) error {
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += off
+		}
+		line := bytes.TrimRight(data[off:end], "\r")
+		lineOff := off
+		off = end + 1
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		ev := base
+		ev.Fields = nil
+		ev.Raw = line
+		err := p.Parse(line, &ev)
+		if errors.Is(err, parse.ErrNoEvent) {
+			continue
+		}
+		if err != nil {
+			ev.AddError(fmt.Sprintf("%s: line at byte %d: %v", name, lineOff, err))
+			if ev.Message == "" {
+				ev.Message = string(line)
+			}
+		}
+		if err := emit(&ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	_ parse.Parser      = (*Parser)(nil)
+	_ parse.MultiParser = (*Parser)(nil)
+	_ parse.Stateful    = (*Parser)(nil)
+)

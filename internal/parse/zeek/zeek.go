@@ -1,0 +1,529 @@
+// Package zeek parses Zeek (formerly Bro) logs in both of Zeek's output
+// formats: the default tab-separated files with their "#separator",
+// "#fields" and "#types" headers (parser "zeek"), and JSON lines as the
+// JSON writer or the json-streaming-logs package writes them (parser
+// "zeekjson"). The same connection logged either way gives the same
+// fields: typed values (times as time values, counts and ports as
+// integers, intervals as floats, sets and vectors as arrays), the log type
+// in "_path", Sigma logsource zeek/<path> and ECS entities (source.ip,
+// destination.ip, dns.question.name, url.*, file.hash.*, user.name …).
+//
+// The TSV parser is parse.Stateful: fed line by line it keeps the header of
+// its stream; ParseAll reads whole files, including several logs
+// concatenated one after the other.
+package zeek
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/parse"
+	"github.com/wacht-soc/wacht/internal/parse/normalize"
+)
+
+// Version of the TSV parser, recorded on its events.
+const Version = "1"
+
+func init() {
+	parse.Register(parse.Info{
+		ID:          "wacht.parsers.zeek",
+		Version:     Version,
+		Description: "Zeek TSV logs (#fields/#types headers)",
+		New:         func() parse.Parser { return New() },
+	})
+}
+
+// kind is the Zeek type of a column, reduced to how its text is read.
+type kind uint8
+
+const (
+	kindString kind = iota
+	kindTime
+	kindInt
+	kindFloat
+	kindBool
+)
+
+// column is one entry of the "#fields"/"#types" header.
+type column struct {
+	name      string
+	kind      kind
+	container bool // set[...] or vector[...]
+}
+
+// header is what the "#" lines of one log say.
+type header struct {
+	sep      byte
+	setSep   string
+	empty    string
+	unset    string
+	path     string
+	cols     []column
+	types    []string
+	hasTypes bool
+}
+
+func defaultHeader() header {
+	return header{sep: '\t', setSep: ",", empty: "(empty)", unset: "-"}
+}
+
+// Parser reads Zeek TSV lines; it keeps the header of its stream, so one
+// Parser serves one stream (and one goroutine).
+type Parser struct {
+	h   header
+	buf []byte
+}
+
+// New returns a parser with no header seen yet.
+func New() *Parser { return &Parser{h: defaultHeader()} }
+
+// Reset forgets the header (parse.Stateful).
+func (p *Parser) Reset() { p.h = defaultHeader() }
+
+// Parse reads one line: a header line updates the parser and returns
+// parse.ErrNoEvent; a data line becomes an event.
+func (p *Parser) Parse(rec []byte, ev *event.Event) error {
+	line := bytes.TrimRight(rec, "\r\n")
+	if len(line) == 0 {
+		return errors.New("empty record")
+	}
+	if line[0] == '#' {
+		if err := p.headerLine(line); err != nil {
+			return err
+		}
+		return parse.ErrNoEvent
+	}
+	if len(p.h.cols) == 0 {
+		return errors.New("data line before a #fields header")
+	}
+	return p.data(line, ev)
+}
+
+// headerLine reads "#separator \x09", "#fields\t…" and the like.
+func (p *Parser) headerLine(line []byte) error {
+	if v, ok := bytes.CutPrefix(line, []byte("#separator ")); ok {
+		sep, err := unescape(string(bytes.TrimSpace(v)))
+		if err != nil || len(sep) != 1 {
+			return fmt.Errorf("#separator %q: want one byte", v)
+		}
+		p.h = defaultHeader()
+		p.h.sep = sep[0]
+		return nil
+	}
+	key, val, _ := bytes.Cut(line[1:], []byte{p.h.sep})
+	switch string(key) {
+	case "set_separator":
+		s, err := unescape(string(val))
+		if err != nil {
+			return fmt.Errorf("#set_separator: %w", err)
+		}
+		p.h.setSep = s
+	case "empty_field":
+		p.h.empty = string(val)
+	case "unset_field":
+		p.h.unset = string(val)
+	case "path":
+		p.h.path = string(val)
+	case "fields":
+		names := strings.Split(string(val), string(p.h.sep))
+		p.h.cols = make([]column, len(names))
+		for i, n := range names {
+			p.h.cols[i] = column{name: n}
+		}
+		p.h.hasTypes = false
+		if p.h.types != nil {
+			p.applyTypes()
+		}
+	case "types":
+		p.h.types = strings.Split(string(val), string(p.h.sep))
+		if len(p.h.cols) > 0 {
+			p.applyTypes()
+		}
+	}
+	// #open, #close and unknown comments carry nothing we need.
+	return nil
+}
+
+func (p *Parser) applyTypes() {
+	if len(p.h.types) != len(p.h.cols) {
+		return
+	}
+	for i, t := range p.h.types {
+		c := &p.h.cols[i]
+		c.kind, c.container = typeKind(t)
+	}
+	p.h.hasTypes = true
+}
+
+// typeKind maps a Zeek type name ("count", "vector[interval]") to how its
+// text is read.
+func typeKind(t string) (kind, bool) {
+	container := false
+	if i := strings.IndexByte(t, '['); i > 0 && strings.HasSuffix(t, "]") && (t[:i] == "set" || t[:i] == "vector" || t[:i] == "table") {
+		t, container = t[i+1:len(t)-1], true
+	}
+	switch t {
+	case "time":
+		return kindTime, container
+	case "count", "int", "port":
+		return kindInt, container
+	case "interval", "double":
+		return kindFloat, container
+	case "bool":
+		return kindBool, container
+	}
+	return kindString, container
+}
+
+// data reads one tab-separated record.
+func (p *Parser) data(line []byte, ev *event.Event) error {
+	h := &p.h
+	n := bytes.Count(line, []byte{h.sep}) + 1
+	if n != len(h.cols) {
+		return fmt.Errorf("%d values for %d #fields", n, len(h.cols))
+	}
+	if h.path != "" {
+		ev.Add("_path", event.String(h.path))
+	}
+	rest := line
+	for i := range h.cols {
+		var v []byte
+		if j := bytes.IndexByte(rest, h.sep); j >= 0 {
+			v, rest = rest[:j], rest[j+1:]
+		} else {
+			v, rest = rest, nil
+		}
+		c := &h.cols[i]
+		if string(v) == h.unset {
+			continue
+		}
+		val, err := p.value(c, v)
+		if err != nil {
+			return fmt.Errorf("field %s: %w", c.name, err)
+		}
+		ev.Add(c.name, val)
+	}
+	Finish(ev, h.path)
+	return nil
+}
+
+func (p *Parser) value(c *column, v []byte) (event.Value, error) {
+	if !c.container {
+		if string(v) == p.h.empty {
+			v = nil
+		}
+		return p.scalar(c.kind, v)
+	}
+	if string(v) == p.h.empty {
+		// Zeek writes both an empty container and one holding a single
+		// empty string as the empty marker; the empty container is the
+		// more common reading.
+		return event.Array([]event.Value{}), nil
+	}
+	parts := strings.Split(string(v), p.h.setSep)
+	out := make([]event.Value, len(parts))
+	for i, s := range parts {
+		x, err := p.scalar(c.kind, []byte(s))
+		if err != nil {
+			return event.Value{}, err
+		}
+		out[i] = x
+	}
+	return event.Array(out), nil
+}
+
+func (p *Parser) scalar(k kind, v []byte) (event.Value, error) {
+	switch k {
+	case kindString:
+		if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) && printable(v) {
+			return event.String(string(v)), nil
+		}
+		s, err := unescape(string(v))
+		if err != nil {
+			return event.Value{}, err
+		}
+		p.buf = Escape(p.buf[:0], s)
+		return event.String(string(p.buf)), nil
+	case kindTime:
+		t, err := Epoch(v)
+		if err != nil {
+			return event.Value{}, err
+		}
+		return event.Time(t), nil
+	case kindInt:
+		i, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			u, uerr := strconv.ParseUint(string(v), 10, 64)
+			if uerr != nil {
+				return event.Value{}, fmt.Errorf("not an integer: %q", v)
+			}
+			return event.Float(float64(u)), nil
+		}
+		return event.Int(i), nil
+	case kindFloat:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return event.Value{}, fmt.Errorf("not a number: %q", v)
+		}
+		return event.Float(f), nil
+	case kindBool:
+		switch string(v) {
+		case "T":
+			return event.Bool(true), nil
+		case "F":
+			return event.Bool(false), nil
+		}
+		return event.Value{}, fmt.Errorf("not a bool: %q", v)
+	}
+	return event.Value{}, fmt.Errorf("unknown kind %d", k)
+}
+
+// Epoch reads Zeek's "1521911720.865716" exactly (no float rounding);
+// times before 1970 ("-1427.112616") and the exponent form Zeek uses for
+// some large values ("2.385616957e+09") are read too.
+func Epoch(v []byte) (time.Time, error) {
+	if bytes.IndexAny(v, "eE") >= 0 {
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
+			return time.Time{}, fmt.Errorf("not a time: %q", v)
+		}
+		sec := math.Floor(f)
+		return time.Unix(int64(sec), int64(math.Round((f-sec)*1e6))*1000).UTC(), nil
+	}
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	sec, frac, _ := bytes.Cut(v, []byte{'.'})
+	s, err := strconv.ParseInt(string(sec), 10, 64)
+	if err != nil || len(frac) > 9 || len(sec) == 0 || sec[0] == '+' || s > 1e12 {
+		return time.Time{}, fmt.Errorf("not a time: %q", v)
+	}
+	ns := int64(0)
+	for i := 0; i < 9; i++ {
+		ns *= 10
+		if i < len(frac) {
+			c := frac[i]
+			if c < '0' || c > '9' {
+				return time.Time{}, fmt.Errorf("not a time: %q", v)
+			}
+			ns += int64(c - '0')
+		}
+	}
+	if neg {
+		s, ns = -s, -ns
+	}
+	return time.Unix(s, ns).UTC(), nil
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// unescape decodes Zeek's TSV escapes: "\xHH" for any byte and "\\" for a
+// backslash.
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		switch s[i+1] {
+		case '\\':
+			b.WriteByte('\\')
+			i++
+		case 'x':
+			if i+3 < len(s) {
+				if x, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
+					b.WriteByte(byte(x))
+					i += 3
+					continue
+				}
+			}
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+// Escape appends s the way Zeek's JSON writer renders strings: valid UTF-8
+// and the control characters JSON escapes by name kept, every other byte
+// written as the text "\xHH". TSV values pass through it so that they
+// equal their JSON twins.
+func Escape(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x80 {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || n > 1 {
+				dst = append(dst, s[i:i+n]...)
+				i += n
+				continue
+			}
+		} else if c >= 0x20 && c != 0x7f || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f' {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		dst = append(dst, '\\', 'x', hex[c>>4], hex[c&15])
+		i++
+	}
+	return dst
+}
+
+// ParseAll reads a whole TSV file (or several concatenated), header lines
+// included; a bad line becomes an event carrying the error.
+func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event) error) error {
+	p.Reset()
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += off
+		}
+		line := bytes.TrimRight(data[off:end], "\r")
+		lineOff := off
+		off = end + 1
+		if len(line) == 0 {
+			continue
+		}
+		ev := base
+		ev.Fields = nil
+		ev.Raw = line
+		err := p.Parse(line, &ev)
+		if errors.Is(err, parse.ErrNoEvent) {
+			continue
+		}
+		if err != nil {
+			ev.AddError(fmt.Sprintf("zeek: line at byte %d: %v", lineOff, err))
+			if ev.Message == "" {
+				ev.Message = string(line)
+			}
+		}
+		if err := emit(&ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Finish sets time, message, logsource and entities of a Zeek record whose
+// fields are in place; both parsers end with it.
+func Finish(ev *event.Event, path string) {
+	if v, ok := ev.Get("ts"); ok && v.Kind() == event.KindTime {
+		ev.Time = v.Time()
+	}
+	ls := normalize.Source("zeek-" + path)
+	if ls.Product == "" {
+		ls = event.LogSource{Product: "zeek", Service: path}
+	}
+	ev.LogSource = ls
+	normalize.Entity(ev, normalize.SourceIP, "id.orig_h", "id_orig_h")
+	normalize.Entity(ev, normalize.SourcePort, "id.orig_p", "id_orig_p")
+	normalize.Entity(ev, normalize.DestIP, "id.resp_h", "id_resp_h")
+	normalize.Entity(ev, normalize.DestPort, "id.resp_p", "id_resp_p")
+	normalize.Entity(ev, "network.transport", "proto")
+	switch path {
+	case "dns":
+		normalize.Entity(ev, normalize.DNSQuestion, "query")
+	case "http":
+		normalize.Entity(ev, "url.domain", "host")
+		normalize.Entity(ev, "url.path", "uri")
+		normalize.Entity(ev, "http.request.method", "method")
+		normalize.Entity(ev, "user_agent.original", "user_agent")
+		if h, u := ev.GetString("host"), ev.GetString("uri"); h != "" && u != "" {
+			ev.Add(normalize.URLFull, event.String("http://"+h+u))
+		}
+	case "ssl":
+		normalize.Entity(ev, "tls.client.server_name", "server_name")
+	case "files", "pe":
+		normalize.Entity(ev, normalize.FileHashPrefix+"md5", "md5")
+		normalize.Entity(ev, normalize.FileHashPrefix+"sha1", "sha1")
+		normalize.Entity(ev, normalize.FileHashPrefix+"sha256", "sha256")
+		normalize.Entity(ev, "file.name", "filename")
+	case "smb_files":
+		normalize.Entity(ev, "file.path", "path")
+		normalize.Entity(ev, "file.name", "name")
+	case "ntlm", "rdp":
+		normalize.Entity(ev, normalize.UserName, "username", "cookie")
+		normalize.Entity(ev, normalize.UserDomain, "domainname")
+		normalize.Entity(ev, normalize.HostName, "hostname")
+	case "kerberos":
+		normalize.Entity(ev, normalize.UserName, "client")
+	case "smtp":
+		normalize.Entity(ev, normalize.EmailFrom, "mailfrom", "from")
+		normalize.Entity(ev, normalize.EmailTo, "rcptto", "to")
+		normalize.Entity(ev, "email.subject", "subject")
+	case "ssh", "ftp":
+		normalize.Entity(ev, normalize.UserName, "user")
+		if v, ok := ev.Get("auth_success"); ok && v.Kind() == event.KindBool {
+			outcome := "failure"
+			if v.Bool() {
+				outcome = "success"
+			}
+			ev.Add(normalize.EventOutcome, event.String(outcome))
+		}
+	case "notice":
+		normalize.Entity(ev, "rule.name", "note")
+	}
+	ev.Message = message(ev, path)
+}
+
+// message is a short human line: the log type and its most telling field.
+func message(ev *event.Event, path string) string {
+	var key string
+	switch path {
+	case "dns":
+		key = "query"
+	case "http":
+		key = "uri"
+	case "ssl":
+		key = "server_name"
+	case "weird":
+		key = "name"
+	case "notice":
+		key = "msg"
+	case "syslog":
+		key = "message"
+	case "analyzer":
+		key = "failure_reason"
+	case "software":
+		key = "unparsed_version"
+	}
+	if key != "" {
+		if v := ev.GetString(key); v != "" {
+			return path + " " + v
+		}
+	}
+	if path == "" {
+		return "zeek"
+	}
+	return path
+}
+
+var (
+	_ parse.Parser      = (*Parser)(nil)
+	_ parse.MultiParser = (*Parser)(nil)
+	_ parse.Stateful    = (*Parser)(nil)
+)
