@@ -38,11 +38,9 @@ func TestFrameReader(t *testing.T) {
 			if strings.Join(got, "|") != strings.Join(want, "|") {
 				t.Fatalf("messages %q, want %q", got, want)
 			}
-			if wantSizes != nil {
-				for i := range wantSizes {
-					if sizes[i] != wantSizes[i] {
-						t.Fatalf("sizes %v, want %v", sizes, wantSizes)
-					}
+			for i := range wantSizes {
+				if sizes[i] != wantSizes[i] {
+					t.Fatalf("sizes %v, want %v", sizes, wantSizes)
 				}
 			}
 		})

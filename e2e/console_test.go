@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath finds Debian's chromium; the test is skipped without it
+// unless WACHT_REQUIRE_CHROMIUM is set (scripts/test.sh installs it).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("WACHT_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("WACHT_REQUIRE_CHROMIUM") != "" {
+		t.Fatal("chromium not found: apt-get install -y chromium chromium-driver")
+	}
+	t.Skip("chromium not installed (apt-get install -y chromium chromium-driver)")
+	return ""
+}
+
+// TestConsoleInChromium signs in to the console in a real browser, runs a
+// hunt and sees its results and histogram, triages an alert with the
+// keyboard, opens its incident, and checks that no page broke the
+// Content-Security-Policy or logged an error. Screenshots of each page go
+// to $WACHT_CONSOLE_SCREENSHOTS (else a temporary folder).
+func TestConsoleInChromium(t *testing.T) {
+	chrome := chromiumPath(t)
+	n := newNode(t)
+	addUser(t, n, "alice", "correct-horse-battery-9", "admin")
+	n.start()
+	auth := "Bearer " + n.token
+
+	var lines strings.Builder
+	for i := 0; i < 60; i++ {
+		fmt.Fprintf(&lines, `{"message":"failed password for alice from 10.0.0.%d","user":{"name":"alice"},"host":{"name":"web-%d"},"i":%d}`+"\n", i%7, i%3, i)
+	}
+	if st, b, _ := n.do("POST", "/api/v1/ingest", auth, []byte(lines.String())); st != 200 {
+		t.Fatalf("ingest: %d %s", st, b)
+	}
+	alert := `{"source":"api","rule_id":"brute-force","rule_title":"Password spraying","severity":"high",
+		"entities":[{"kind":"user","value":"alice"},{"kind":"host","value":"web-1"}]}`
+	if st, b, _ := n.do("POST", "/api/v1/alerts", auth, []byte(alert)); st != 200 && st != 201 {
+		t.Fatalf("raise alert: %d %s", st, b)
+	}
+	// The ingested events are searchable once the store flushed them.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(n.search(`alice`)) < 60 {
+		if time.Now().After(deadline) {
+			t.Fatal("events not searchable after 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	shots := os.Getenv("WACHT_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	} else if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1400, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelT()
+
+	// Collect what the browser complains about: CSP violations arrive as
+	// log entries and as securitypolicyviolation events (recorded by a
+	// script the test injects through the protocol, which CSP does not
+	// govern), errors as console calls and exceptions.
+	var mu sync.Mutex
+	var problems []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.LevelError || strings.Contains(e.Entry.Text, "Content Security Policy") {
+				problems = append(problems, "log: "+e.Entry.Text+" "+e.Entry.URL)
+			}
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.APITypeError {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				problems = append(problems, "console.error: "+strings.Join(parts, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Error())
+		}
+	})
+	base := "http://" + n.httpAddr
+	shot := func(name string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			var png []byte
+			if err := chromedp.FullScreenshot(&png, 90).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
+		})
+	}
+	var violations []string
+	var text, url string
+	// csp gathers the page's securitypolicyviolation records.
+	csp := chromedp.ActionFunc(func(ctx context.Context) error {
+		var v []string
+		if err := chromedp.Evaluate(`window.__csp || []`, &v).Do(ctx); err != nil {
+			return err
+		}
+		violations = append(violations, v...)
+		return nil
+	})
+	err := chromedp.Run(ctx,
+		log.Enable(),
+		runtime.Enable(),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			_, err := page.AddScriptToEvaluateOnNewDocument(`window.__csp = [];
+				document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`).Do(ctx)
+			return err
+		}),
+		// Signed out: the console sends the browser to the sign-in page.
+		chromedp.Navigate(base+"/console/overview"),
+		chromedp.WaitVisible(`#login-form`),
+		chromedp.Location(&url),
+		shot("01-login"), csp,
+		chromedp.SendKeys(`input[name=username]`, "alice"),
+		chromedp.SendKeys(`input[name=password]`, "correct-horse-battery-9"),
+		chromedp.Submit(`#login-form`),
+		chromedp.WaitVisible(`[data-testid=eps]`),
+		chromedp.WaitVisible(`[data-testid=ingest-health]`),
+		shot("02-overview"), csp,
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v (problems %v)", err, problems)
+	}
+	if !strings.Contains(url, "/console/login?next=") {
+		t.Errorf("signed-out overview went to %s, want the sign-in page", url)
+	}
+
+	// Hunt: type a query, run it in place (htmx), see rows and a chart.
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/console/hunt"),
+		chromedp.WaitVisible(`#hunt-q`),
+		chromedp.SendKeys(`#hunt-q`, `alice`),
+		chromedp.Submit(`#hunt-form`),
+		chromedp.WaitVisible(`#hunt-histogram canvas`),
+		chromedp.WaitVisible(`#hunt-table tbody tr`),
+		chromedp.Text(`[data-testid=hunt-summary]`, &text),
+		chromedp.Location(&url),
+		shot("03-hunt"), csp,
+	)
+	if err != nil {
+		t.Fatalf("hunt: %v (problems %v)", err, problems)
+	}
+	if !strings.Contains(text, "60 hits") {
+		t.Errorf("hunt summary %q, want 60 hits", text)
+	}
+	if !strings.Contains(url, "q=alice") {
+		t.Errorf("hunt did not push its query into the address: %s", url)
+	}
+
+	// Alert queue: j selects the first row, a acknowledges it.
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/console/alerts"),
+		chromedp.WaitVisible(`table.queue tbody tr`),
+		chromedp.KeyEvent("j"),
+		chromedp.KeyEvent("a"),
+		chromedp.WaitVisible(`[data-testid=alerts-message]`),
+		chromedp.Text(`[data-testid=alerts-message]`, &text),
+		shot("04-alerts"), csp,
+	)
+	if err != nil {
+		t.Fatalf("alert queue: %v (problems %v)", err, problems)
+	}
+	if !strings.Contains(text, "Acknowledged: 1 incident") {
+		t.Errorf("triage said %q", text)
+	}
+
+	// The incident of that alert, now in triage.
+	err = chromedp.Run(ctx,
+		chromedp.Click(`table.queue tbody tr a`),
+		chromedp.WaitVisible(`ol.timeline`),
+		chromedp.Text(`p.meta`, &text),
+		shot("05-incident"), csp,
+		chromedp.Navigate(base+"/console/settings/users"),
+		chromedp.WaitVisible(`[data-testid=users]`),
+		shot("06-users"), csp,
+	)
+	if err != nil {
+		t.Fatalf("incident: %v (problems %v)", err, problems)
+	}
+	if !strings.Contains(text, "triage") {
+		t.Errorf("incident after acknowledge: %q, want status triage", text)
+	}
+	time.Sleep(200 * time.Millisecond) // let late log events arrive
+	mu.Lock()
+	defer mu.Unlock()
+	if len(violations) > 0 {
+		t.Errorf("CSP violations: %v", violations)
+	}
+	if len(problems) > 0 {
+		t.Errorf("browser problems:\n%s", strings.Join(problems, "\n"))
+	}
+	t.Logf("screenshots in %s", shots)
+}
+
+// addUser creates a person with the CLI (the password on stdin).
+func addUser(t *testing.T, n *node, name, password, role string) {
+	t.Helper()
+	cmd := exec.Command(wachtBin, "users", "add", name, "--data", n.data, "--role", role)
+	cmd.Env = append(os.Environ(), n.env...)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("users add: %v\n%s", err, out)
+	}
+}
