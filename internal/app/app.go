@@ -20,6 +20,7 @@ import (
 
 	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/api"
+	"github.com/wacht-soc/wacht/internal/auth"
 	"github.com/wacht-soc/wacht/internal/bus"
 	"github.com/wacht-soc/wacht/internal/config"
 	"github.com/wacht-soc/wacht/internal/eventstore/vlstore"
@@ -102,6 +103,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 		MemoryBytes:   int64(cfg.Store.MemoryBytes),
 		FlushInterval: time.Duration(cfg.Store.FlushInterval),
 		KeepOriginal:  cfg.Store.KeepOriginal,
+		TenantRetention: func() map[string]time.Duration {
+			m := map[string]time.Duration{}
+			for name, t := range cfg.Store.Tenants {
+				m[name] = time.Duration(t.Retention)
+			}
+			return m
+		}(),
 	}, log)
 	if err != nil {
 		return nil, err
@@ -141,6 +149,11 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 	if err := a.startModules(ctx); err != nil {
 		return nil, err
 	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.events.RunTenantRetention(a.runCtx, a.Now)
+	}()
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -193,6 +206,14 @@ func (a *App) listen() error {
 		tc, err := tlsFor(cfg.Syslog.TLS, cfg.Syslog.TLSCert)
 		if err != nil {
 			return err
+		}
+		if cfg.Syslog.ClientCerts {
+			ca, err := auth.OpenCA(cfg.Path("pki"), a.db, a.Now)
+			if err != nil {
+				return err
+			}
+			tc = ca.ServerTLSConfig(tc.Certificates[0])
+			sc.TenantFromCert = auth.ClientTenant
 		}
 		if a.tls, err = ingest.ListenSyslogTCP(cfg.Syslog.TLS, tc, sc, a.accepter, a.log); err != nil {
 			return fmt.Errorf("listen syslog tls %s: %w", cfg.Syslog.TLS, err)

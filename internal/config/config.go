@@ -64,6 +64,9 @@ type Syslog struct {
 	Parser      string   `yaml:"parser"`
 	IdleTimeout Duration `yaml:"idle_timeout"`
 	MaxConns    int      `yaml:"max_connections"`
+	// ClientCerts requires client certificates from wacht's own CA
+	// (`wacht pki issue`) on syslog.tls; the certificate names the tenant.
+	ClientCerts bool `yaml:"client_certs"`
 }
 
 // Ingest bounds what sources may send.
@@ -264,6 +267,9 @@ func (c *Config) Validate() error {
 	checkAddr("syslog.tcp", c.Syslog.TCP, false)
 	checkAddr("syslog.tls", c.Syslog.TLS, false)
 	checkAddr("journal.listen", c.Journal.Listen, false)
+	if c.Syslog.ClientCerts && c.Syslog.TLS == "" {
+		bad("syslog.client_certs", "needs syslog.tls (a TLS listener)")
+	}
 	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
 		bad("http.tls", "cert and key must be given together")
 	}

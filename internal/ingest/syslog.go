@@ -24,6 +24,9 @@ type SyslogConfig struct {
 	IdleTimeout time.Duration
 	// MaxConns bounds concurrent TCP connections per listener.
 	MaxConns int
+	// TenantFromCert, when set on a TLS listener, names the tenant of each
+	// connection from its verified client certificate ("" refuses it).
+	TenantFromCert func(tls.ConnectionState) string
 }
 
 func (c *SyslogConfig) defaults() {
@@ -113,7 +116,23 @@ func (l *StreamListener) Serve(ctx context.Context) {
 
 func (l *StreamListener) serveConn(ctx context.Context, conn net.Conn) {
 	limits := l.acc.Limits()
-	dec, err := NewDecoder(l.cfg.Parser, l.cfg.Tenant, event.Source{Listener: l.name, Peer: conn.RemoteAddr().String()}, time.Now())
+	tenant := l.cfg.Tenant
+	if tc, ok := conn.(*tls.Conn); ok {
+		_ = tc.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			l.c.Rejected("tls_handshake", 1)
+			l.log.Warn("syslog_tls_handshake_failed", "listener", l.name, "peer", conn.RemoteAddr().String(), "err", err)
+			return
+		}
+		_ = tc.SetDeadline(time.Time{})
+		if l.cfg.TenantFromCert != nil {
+			if tenant = l.cfg.TenantFromCert(tc.ConnectionState()); tenant == "" {
+				l.c.Rejected("client_cert_without_tenant", 1)
+				return
+			}
+		}
+	}
+	dec, err := NewDecoder(l.cfg.Parser, tenant, event.Source{Listener: l.name, Peer: conn.RemoteAddr().String()}, time.Now())
 	if err != nil {
 		l.log.Error("syslog_parser_missing", "listener", l.name, "err", err)
 		return

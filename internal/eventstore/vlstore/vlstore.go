@@ -48,6 +48,8 @@ type Config struct {
 	// KeepOriginal stores event.original for every event, not only for those
 	// with parse errors.
 	KeepOriginal bool
+	// TenantRetention keeps named tenants' events for less than Retention.
+	TenantRetention map[string]time.Duration
 }
 
 // Store is the embedded event store.
