@@ -21,7 +21,7 @@ import (
 // unless WACHT_REQUIRE_CHROMIUM is set (scripts/test.sh installs it).
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{os.Getenv("WACHT_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+	for _, p := range []string{os.Getenv("WACHT_TEST_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if p == "" {
 			continue
 		}
@@ -40,7 +40,7 @@ func chromiumPath(t *testing.T) string {
 // hunt and sees its results and histogram, triages an alert with the
 // keyboard, opens its incident, and checks that no page broke the
 // Content-Security-Policy or logged an error. Screenshots of each page go
-// to $WACHT_CONSOLE_SCREENSHOTS (else a temporary folder).
+// to $WACHT_TEST_SCREENSHOTS (else a temporary folder).
 func TestConsoleInChromium(t *testing.T) {
 	chrome := chromiumPath(t)
 	n := newNode(t)
@@ -69,7 +69,7 @@ func TestConsoleInChromium(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	shots := os.Getenv("WACHT_CONSOLE_SCREENSHOTS")
+	shots := os.Getenv("WACHT_TEST_SCREENSHOTS")
 	if shots == "" {
 		shots = t.TempDir()
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
@@ -155,7 +155,7 @@ func TestConsoleInChromium(t *testing.T) {
 		shot("01-login"), csp,
 		chromedp.SendKeys(`input[name=username]`, "alice"),
 		chromedp.SendKeys(`input[name=password]`, "correct-horse-battery-9"),
-		chromedp.Submit(`#login-form`),
+		chromedp.Click(`#login-form button[type=submit]`),
 		chromedp.WaitVisible(`[data-testid=eps]`),
 		chromedp.WaitVisible(`[data-testid=ingest-health]`),
 		shot("02-overview"), csp,
@@ -172,7 +172,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Navigate(base+"/console/hunt"),
 		chromedp.WaitVisible(`#hunt-q`),
 		chromedp.SendKeys(`#hunt-q`, `alice`),
-		chromedp.Submit(`#hunt-form`),
+		chromedp.Click(`#hunt-form button[type=submit]`),
 		chromedp.WaitVisible(`#hunt-histogram canvas`),
 		chromedp.WaitVisible(`#hunt-table tbody tr`),
 		chromedp.Text(`[data-testid=hunt-summary]`, &text),

@@ -255,3 +255,14 @@ func (n *node) waitCount(q string, want int, within time.Duration) int {
 	}
 	return got
 }
+
+// execWacht starts wacht with args in the node's environment.
+func execWacht(t *testing.T, n *node, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(wachtBin, args...)
+	cmd.Env = append(os.Environ(), n.env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
