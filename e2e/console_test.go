@@ -123,7 +123,7 @@ func TestConsoleInChromium(t *testing.T) {
 	shot := func(name string) chromedp.Action {
 		return chromedp.ActionFunc(func(ctx context.Context) error {
 			var png []byte
-			if err := chromedp.FullScreenshot(&png, 90).Do(ctx); err != nil {
+			if err := chromedp.FullScreenshot(&png, 100).Do(ctx); err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
@@ -208,7 +208,7 @@ func TestConsoleInChromium(t *testing.T) {
 
 	// The incident of that alert, now in triage.
 	err = chromedp.Run(ctx,
-		chromedp.Click(`table.queue tbody tr a`),
+		chromedp.Click(`table.queue a.open-incident`),
 		chromedp.WaitVisible(`ol.timeline`),
 		chromedp.Text(`p.meta`, &text),
 		shot("05-incident"), csp,

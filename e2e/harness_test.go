@@ -266,3 +266,5 @@ func execWacht(t *testing.T, n *node, args ...string) *exec.Cmd {
 	}
 	return cmd
 }
+
+var nodeClient = http.Client{Timeout: 5 * time.Second}

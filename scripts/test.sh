@@ -13,6 +13,7 @@ log() { echo "test.sh: $*" >&2; }
 # Debian packages the tests drive as real peers.
 need=()
 command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
+[ -x /usr/bin/chromium ] || need+=(chromium chromium-driver)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 updated=
 apt_update() { [ -n "$updated" ] || { apt-get update -qq >&2 || true; updated=1; }; }
@@ -36,6 +37,32 @@ if [ ! -x "$sng/usr/sbin/syslog-ng" ]; then
 fi
 export WACHT_TEST_SYSLOG_NG="$sng"
 export WACHT_REQUIRE_SHIPPERS=1
+
+# Peers for the scaled-out shape, built at pinned versions from the Go
+# module proxy (cached between runs).
+VICTORIALOGS_VERSION=v1.52.1
+NATS_SERVER_VERSION=v2.15.2
+bin="${XDG_CACHE_HOME:-$HOME/.cache}/wacht-test-bin"
+mkdir -p "$bin"
+if [ ! -x "$bin/victoria-logs-$VICTORIALOGS_VERSION" ]; then
+	log "building VictoriaLogs $VICTORIALOGS_VERSION"
+	GOBIN="$bin/tmp" go install "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$VICTORIALOGS_VERSION"
+	mv "$bin/tmp/victoria-logs" "$bin/victoria-logs-$VICTORIALOGS_VERSION"
+fi
+if [ ! -x "$bin/nats-server-$NATS_SERVER_VERSION" ]; then
+	log "building nats-server $NATS_SERVER_VERSION"
+	GOBIN="$bin/tmp" go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
+	mv "$bin/tmp/nats-server" "$bin/nats-server-$NATS_SERVER_VERSION"
+fi
+export WACHT_TEST_VICTORIALOGS="$bin/victoria-logs-$VICTORIALOGS_VERSION"
+export WACHT_TEST_NATS_SERVER="$bin/nats-server-$NATS_SERVER_VERSION"
+export WACHT_REQUIRE_VICTORIALOGS=1 WACHT_REQUIRE_SCALEOUT=1
+
+# The console's browser bundle (npm, pinned by web/package-lock.json),
+# embedded by the builds below; the browser test drives Debian's chromium.
+log "bundling the console (make web)"
+make -s web >&2
+export WACHT_REQUIRE_CHROMIUM=1
 
 eval "$(scripts/postgres-test.sh start)"
 export WACHT_REQUIRE_POSTGRES=1

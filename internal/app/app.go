@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,8 @@ import (
 	"github.com/wacht-soc/wacht/internal/auth"
 	"github.com/wacht-soc/wacht/internal/bus"
 	"github.com/wacht-soc/wacht/internal/config"
+	"github.com/wacht-soc/wacht/internal/eventstore"
+	"github.com/wacht-soc/wacht/internal/eventstore/vlremote"
 	"github.com/wacht-soc/wacht/internal/eventstore/vlstore"
 	"github.com/wacht-soc/wacht/internal/indexer"
 	"github.com/wacht-soc/wacht/internal/ingest"
@@ -43,7 +46,7 @@ type App struct {
 	db       *store.DB
 	tokens   api.Authenticator
 	journal  *journal.Journal
-	events   *vlstore.Store
+	events   eventstore.EventStore
 	indexer  *indexer.Indexer
 	accepter *ingest.Accepter
 	api      *api.Server
@@ -96,21 +99,35 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 	}
 	a.tokens = newTokenAuth(a.db)
 
-	a.events, err = vlstore.Open(vlstore.Config{
-		Path:          cfg.Path("events"),
-		Retention:     time.Duration(cfg.Store.Retention),
-		MaxDiskBytes:  int64(cfg.Store.MaxDiskBytes),
-		MemoryBytes:   int64(cfg.Store.MemoryBytes),
-		FlushInterval: time.Duration(cfg.Store.FlushInterval),
-		KeepOriginal:  cfg.Store.KeepOriginal,
-		TenantRetention: func() map[string]time.Duration {
-			m := map[string]time.Duration{}
-			for name, t := range cfg.Store.Tenants {
-				m[name] = time.Duration(t.Retention)
-			}
-			return m
-		}(),
-	}, log)
+	if cfg.Store.URL != "" {
+		var rs *vlremote.Store
+		rs, err = vlremote.Open(ctx, vlremote.Config{
+			URL: cfg.Store.URL, Retention: time.Duration(cfg.Store.Retention), KeepOriginal: cfg.Store.KeepOriginal,
+		}, log)
+		if err == nil {
+			a.events = rs
+		}
+	} else {
+		var es *vlstore.Store
+		es, err = vlstore.Open(vlstore.Config{
+			Path:          cfg.Path("events"),
+			Retention:     time.Duration(cfg.Store.Retention),
+			MaxDiskBytes:  int64(cfg.Store.MaxDiskBytes),
+			MemoryBytes:   int64(cfg.Store.MemoryBytes),
+			FlushInterval: time.Duration(cfg.Store.FlushInterval),
+			KeepOriginal:  cfg.Store.KeepOriginal,
+			TenantRetention: func() map[string]time.Duration {
+				m := map[string]time.Duration{}
+				for name, t := range cfg.Store.Tenants {
+					m[name] = time.Duration(t.Retention)
+				}
+				return m
+			}(),
+		}, log)
+		if err == nil {
+			a.events = es
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +150,13 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 		MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
 		MaxLagMessages:  uint64(cfg.Ingest.MaxLagBatches),
 	}
-	a.accepter = ingest.NewAccepter(a.journal, limits, a.indexer.Written, a.Metrics, log)
+	indexed := a.indexer.Written
+	if !cfg.Journal.Index {
+		// Another node indexes: push back only when the shared journal is
+		// full (journal.max_bytes), not on a local lag that never shrinks.
+		indexed = func() uint64 { return math.MaxUint64 }
+	}
+	a.accepter = ingest.NewAccepter(a.journal, limits, indexed, a.Metrics, log)
 	a.registerGauges()
 
 	a.api = api.New(api.Deps{
@@ -152,16 +175,22 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.events.RunTenantRetention(a.runCtx, a.Now)
-	}()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := a.indexer.Run(a.runCtx); err != nil {
-			log.Error("indexer_stopped", "err", err)
-			a.idxErr <- err
+		if r, ok := a.events.(interface {
+			RunTenantRetention(context.Context, func() time.Time)
+		}); ok {
+			r.RunTenantRetention(a.runCtx, a.Now)
 		}
 	}()
+	if cfg.Journal.Index {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.indexer.Run(a.runCtx); err != nil {
+				log.Error("indexer_stopped", "err", err)
+				a.idxErr <- err
+			}
+		}()
+	}
 	if err := a.listen(); err != nil {
 		return nil, err
 	}

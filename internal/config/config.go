@@ -89,10 +89,17 @@ type Journal struct {
 	// the interval.
 	Fsync    string `yaml:"fsync"`
 	MaxBytes Bytes  `yaml:"max_bytes"`
+	// Index runs the indexer (journal → event store) on this node. With a
+	// shared journal (url) exactly one node indexes; the others only
+	// ingest and serve.
+	Index bool `yaml:"index"`
 }
 
 // Store configures the event store.
 type Store struct {
+	// URL of a VictoriaLogs server or cluster; empty runs the engine
+	// embedded in the data directory.
+	URL           string   `yaml:"url"`
 	Retention     Duration `yaml:"retention"`
 	MaxDiskBytes  Bytes    `yaml:"max_disk_bytes"`
 	MemoryBytes   Bytes    `yaml:"memory_bytes"`
@@ -125,7 +132,7 @@ func Default() Config {
 			Tenant: "default", Parser: "syslog", IdleTimeout: Duration(10 * time.Minute), MaxConns: 1000,
 		},
 		Ingest:  Ingest{MaxEventBytes: 1 << 20, MaxRequestBytes: 16 << 20, MaxLagBatches: 2000},
-		Journal: Journal{Fsync: "1s", MaxBytes: 2 << 30},
+		Journal: Journal{Fsync: "1s", MaxBytes: 2 << 30, Index: true},
 		Store: Store{
 			Retention: Duration(90 * 24 * time.Hour), MemoryBytes: 512 << 20,
 			FlushInterval: Duration(time.Second),
@@ -281,6 +288,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.MaxEventBytes > 16<<20 {
 		bad("ingest.max_event_bytes", "%d is above the maximum of 16MiB", c.Ingest.MaxEventBytes)
+	}
+	if !c.Journal.Index && c.Journal.URL == "" {
+		bad("journal.index", "false needs a shared journal (journal.url): with the embedded journal nothing else would index")
 	}
 	if _, _, err := c.Journal.FsyncPolicy(); err != nil {
 		bad("journal.fsync", "%v", err)
