@@ -164,7 +164,7 @@ func (a *accessAPI) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.setSession(w, secret, s)
-	http.Redirect(w, r, "/", http.StatusFound)
+	http.Redirect(w, r, "/console/", http.StatusFound)
 }
 
 func (a *accessAPI) logout(w http.ResponseWriter, r *http.Request) {

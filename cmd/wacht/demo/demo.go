@@ -17,6 +17,7 @@ import (
 	"github.com/wacht-soc/wacht/cmd/wacht/token"
 	"github.com/wacht-soc/wacht/internal/auth"
 	scenario "github.com/wacht-soc/wacht/internal/demo"
+	"github.com/wacht-soc/wacht/internal/store"
 )
 
 // NewCommand returns `wacht demo`.
@@ -36,15 +37,23 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 				return err
 			}
 			f.Apply(&cfg)
+			if os.Getenv("WACHT_LOG_LEVEL") == "" && g.ConfigPath == "" {
+				cfg.Log.Level = "warn" // keep the tour readable
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
 			ctx, stop := cli.SignalContext()
 			defer stop()
-			var secret string
-			err = token.WithTokens(ctx, cfg, func(ts *auth.TokenStore) error {
+			var secret, password string
+			err = token.WithDB(ctx, cfg, func(db *store.DB) error {
 				var err error
-				secret, _, err = ts.Create(ctx, auth.TokenSpec{Tenant: "default", Name: "demo-" + time.Now().UTC().Format("20060102-150405"), Role: "admin", TTL: 7 * 24 * time.Hour})
+				secret, _, err = auth.NewTokenStore(db, time.Now).Create(ctx, auth.TokenSpec{Tenant: "default", Name: "demo-" + time.Now().UTC().Format("20060102-150405"), Role: "admin", TTL: 7 * 24 * time.Hour})
+				if err != nil {
+					return err
+				}
+				// A console user for the browser; a fresh password each run.
+				password, err = demoUser(ctx, db)
 				return err
 			})
 			if err != nil {
@@ -60,13 +69,18 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 				scheme = "https"
 			}
 			base := scheme + "://" + ad.HTTP
+			before, err := countEvents(ctx, base, secret, ad.HTTPS)
+			if err != nil {
+				_ = a.Stop(context.Background())
+				return err
+			}
 			sc := scenario.Generate(time.Now(), uint64(time.Now().UnixNano()))
 			fmt.Fprintf(os.Stderr, "replaying the demo scenario: %d events (sshd over syslog TCP, nginx over Splunk HEC, Windows Sysmon over the Elasticsearch _bulk API)\n", sc.Events())
 			if err := scenario.Replay(ctx, sc, scenario.Target{BaseURL: base, SyslogTCP: ad.SyslogTCP, Token: secret, Insecure: ad.HTTPS}); err != nil {
 				_ = a.Stop(context.Background())
 				return fmt.Errorf("replay demo scenario: %w", err)
 			}
-			n, err := waitSearchable(ctx, g, base, secret, sc.Events(), ad.HTTPS)
+			n, err := waitSearchable(ctx, base, secret, before+sc.Events(), ad.HTTPS)
 			if err != nil {
 				_ = a.Stop(context.Background())
 				return err
@@ -76,7 +90,11 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 				server = " --server " + base
 			}
 			fmt.Printf(`
-%d demo events are stored and searchable. Your admin token (valid 7 days):
+%d demo events are stored and searchable (%d in the store).
+
+Console:  %s/console/   user "demo", password %s
+
+Your admin token (valid 7 days):
 
   export WACHT_TOKEN=%s
 
@@ -89,7 +107,7 @@ Then, in another terminal:
   wacht hunt%s '* | stats by (source.listener, event.format) count()'
   wacht status%s
 
-`, n, secret, server, server, server, server, server, server)
+`, sc.Events(), n, base, password, secret, server, server, server, server, server, server)
 			if exit {
 				return a.Stop(context.Background())
 			}
@@ -103,26 +121,35 @@ Then, in another terminal:
 	return cmd
 }
 
-// waitSearchable polls the search API until want events are visible.
-func waitSearchable(ctx context.Context, g *cli.Globals, base, tok string, want int, insecure bool) (int, error) {
+// countEvents returns how many events of the last two hours are stored.
+func countEvents(ctx context.Context, base, tok string, insecure bool) (int, error) {
 	c := &cli.Globals{Server: base, Token: tok, Insecure: insecure}
 	client, err := c.Client()
 	if err != nil {
 		return 0, err
 	}
-	deadline := time.Now().Add(60 * time.Second)
 	q := url.Values{"q": {"* | stats count() n"}, "start": {"2h"}}
+	body, err := client.Get(ctx, "/api/v1/events/search?"+q.Encode())
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	var row struct {
+		N string `json:"n"`
+	}
+	_ = decodeFirst(body, &row)
+	n, _ := strconv.Atoi(row.N)
+	return n, nil
+}
+
+// waitSearchable polls the search API until want events are visible.
+func waitSearchable(ctx context.Context, base, tok string, want int, insecure bool) (int, error) {
+	deadline := time.Now().Add(60 * time.Second)
 	got := 0
 	for time.Now().Before(deadline) {
-		body, err := client.Get(ctx, "/api/v1/events/search?"+q.Encode())
+		n, err := countEvents(ctx, base, tok, insecure)
 		if err == nil {
-			var row struct {
-				N string `json:"n"`
-			}
-			_ = decodeFirst(body, &row)
-			body.Close()
-			got, _ = strconv.Atoi(row.N)
-			if got >= want {
+			if got = n; got >= want {
 				return got, nil
 			}
 		}

@@ -115,6 +115,11 @@ func withStore(ctx context.Context, g *cli.Globals, fn func(*auth.TokenStore) er
 
 // WithTokens opens the state store of cfg and runs fn with its token store.
 func WithTokens(ctx context.Context, cfg config.Config, fn func(*auth.TokenStore) error) error {
+	return WithDB(ctx, cfg, func(db *store.DB) error { return fn(auth.NewTokenStore(db, time.Now)) })
+}
+
+// WithDB opens the state store of cfg (applying migrations) and runs fn.
+func WithDB(ctx context.Context, cfg config.Config, fn func(*store.DB) error) error {
 	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
 		return fmt.Errorf("create data directory %s: %w", cfg.Data, err)
 	}
@@ -123,5 +128,5 @@ func WithTokens(ctx context.Context, cfg config.Config, fn func(*auth.TokenStore
 		return err
 	}
 	defer db.Close()
-	return fn(auth.NewTokenStore(db, time.Now))
+	return fn(db)
 }
