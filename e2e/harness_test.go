@@ -268,3 +268,5 @@ func execWacht(t *testing.T, n *node, args ...string) *exec.Cmd {
 }
 
 var nodeClient = http.Client{Timeout: 5 * time.Second}
+
+func nodeClientFor() *http.Client { return &http.Client{Timeout: 60 * time.Second} }
