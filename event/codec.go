@@ -257,3 +257,36 @@ func (r *reader) value(depth int) Value {
 	r.err = fmt.Errorf("%w: unknown value kind %d", ErrCorrupt, k)
 	return Value{}
 }
+
+// BatchBuilder accumulates encoded events for one batch, so that a caller
+// can cut batches by their real encoded size.
+type BatchBuilder struct {
+	n    int
+	body []byte
+}
+
+// Add encodes e into the batch.
+func (b *BatchBuilder) Add(e *Event) {
+	b.body = appendEvent(b.body, e)
+	b.n++
+}
+
+// Count is the number of events added.
+func (b *BatchBuilder) Count() int { return b.n }
+
+// Size is the encoded size so far.
+func (b *BatchBuilder) Size() int { return len(b.body) + 11 }
+
+// AppendTo appends the finished batch (as AppendBatch would encode the same
+// events) to dst.
+func (b *BatchBuilder) AppendTo(dst []byte) []byte {
+	dst = append(dst, codecVersion)
+	dst = binary.AppendUvarint(dst, uint64(b.n))
+	return append(dst, b.body...)
+}
+
+// Reset empties the builder, keeping its buffer.
+func (b *BatchBuilder) Reset() {
+	b.n = 0
+	b.body = b.body[:0]
+}

@@ -123,3 +123,21 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 	})
 }
+
+func TestBatchBuilderMatchesAppendBatch(t *testing.T) {
+	evs := []*Event{sampleEvent(), {Tenant: "x", Message: "y"}}
+	var b BatchBuilder
+	for _, e := range evs {
+		b.Add(e)
+	}
+	if got, want := b.AppendTo(nil), AppendBatch(nil, evs); !bytes.Equal(got, want) {
+		t.Fatal("builder and AppendBatch disagree")
+	}
+	if b.Count() != 2 || b.Size() < len(AppendBatch(nil, evs))-11 {
+		t.Fatalf("count %d size %d", b.Count(), b.Size())
+	}
+	b.Reset()
+	if b.Count() != 0 || !bytes.Equal(b.AppendTo(nil), AppendBatch(nil, nil)) {
+		t.Fatal("reset")
+	}
+}

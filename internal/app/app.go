@@ -135,7 +135,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 	a.journal, err = journal.Open(ctx, journal.Config{
 		Dir: cfg.Path("journal"), URL: cfg.Journal.URL, Listen: cfg.Journal.Listen,
 		SyncInterval: interval, SyncAlways: always, MaxBytes: int64(cfg.Journal.MaxBytes),
-		MaxMessageBytes: int32(max(8<<20, 2*int(cfg.Ingest.MaxEventBytes))),
+		// One event may carry its raw record, message and fields, each up
+		// to max_event_bytes, on top of a full batch.
+		MaxMessageBytes: int32(ingest.DefaultLimits.BatchBytes + 4*int(cfg.Ingest.MaxEventBytes)),
 	}, log)
 	if err != nil {
 		return nil, err
@@ -325,8 +327,11 @@ func (a *App) Stop(ctx context.Context) error {
 			_ = l.Close()
 		}
 	}
-	// Let the indexer write what the journal holds, bounded by ctx.
-	for a.accepter != nil && a.accepter.Lag() > 0 && ctx.Err() == nil {
+	// Give the indexer a moment to write what the journal holds; whatever
+	// it has not written stays in the journal and is indexed after the
+	// restart, so shutdown never waits long for a backlog.
+	drain := time.Now().Add(3 * time.Second)
+	for a.accepter != nil && a.accepter.Lag() > 0 && ctx.Err() == nil && time.Now().Before(drain) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	a.closeAll()

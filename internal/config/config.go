@@ -135,7 +135,7 @@ func Default() Config {
 		Journal: Journal{Fsync: "1s", MaxBytes: 2 << 30, Index: true},
 		Store: Store{
 			Retention: Duration(90 * 24 * time.Hour), MemoryBytes: 512 << 20,
-			FlushInterval: Duration(time.Second),
+			FlushInterval: Duration(5 * time.Second),
 		},
 		State: State{Driver: "sqlite"},
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wacht-soc/wacht/event"
@@ -93,6 +94,9 @@ type inflight struct {
 // the store.
 func (x *Indexer) Run(ctx context.Context) error {
 	replayUpTo := x.ckpt.written
+	// A fetch must fit the largest message, or that message would never be
+	// delivered and indexing would stop behind it.
+	fetchBytes := max(8<<20, x.j.MaxMessageBytes()+64<<10)
 	from := x.ckpt.applied + 1
 	cons, err := x.j.Consumer(ctx, from)
 	if err != nil {
@@ -106,20 +110,39 @@ func (x *Indexer) Run(ctx context.Context) error {
 		durable    = x.st.DurableAfter()
 		purgedUpTo = x.ckpt.applied
 	)
+	// Stream messages with prefetch rather than fetch in rounds: an ordered
+	// consumer's Fetch re-creates the consumer every call. The prefetch
+	// buffer must fit the largest message, or it would never be delivered.
+	it, err := cons.Messages(jetstream.PullMaxBytes(fetchBytes))
+	if err != nil {
+		return fmt.Errorf("stream journal: %w", err)
+	}
+	defer it.Stop()
+	var pending []jetstream.Msg
 	for ctx.Err() == nil {
-		batch, err := cons.FetchBytes(4<<20, jetstream.FetchMaxWait(200*time.Millisecond))
-		if err != nil {
-			if ctx.Err() != nil {
+		// Collect what is available now: wait up to 200ms for the first
+		// message, then take more while they arrive within a millisecond,
+		// up to about 4 MiB.
+		pending = pending[:0]
+		size := 0
+		wait := 200 * time.Millisecond
+		for size < 4<<20 && len(pending) < 1000 {
+			nctx, cancel := context.WithTimeout(ctx, wait)
+			m, err := it.Next(jetstream.NextContext(nctx))
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
+					x.log.Warn("journal_next_failed", "err", err)
+				}
 				break
 			}
-			x.log.Error("journal_fetch_failed", "err", err)
-			time.Sleep(200 * time.Millisecond)
-			continue
+			pending = append(pending, m)
+			size += len(m.Data())
+			wait = time.Millisecond
 		}
 		var events []*event.Event
 		var lastSeq uint64
-		var dedupMsgs int
-		for m := range batch.Messages() {
+		for _, m := range pending {
 			md, err := m.Metadata()
 			if err != nil {
 				x.log.Error("journal_metadata_failed", "err", err)
@@ -136,7 +159,6 @@ func (x *Indexer) Run(ctx context.Context) error {
 				continue
 			}
 			if seq <= replayUpTo {
-				dedupMsgs++
 				evs, err = x.dedup(ctx, evs)
 				if err != nil {
 					return fmt.Errorf("de-duplicate replayed batch %d: %w", seq, err)
@@ -144,9 +166,6 @@ func (x *Indexer) Run(ctx context.Context) error {
 			}
 			events = append(events, evs...)
 			lastSeq = seq
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-			x.log.Warn("journal_fetch_incomplete", "err", err)
 		}
 		now := x.now()
 		if lastSeq > 0 {
@@ -173,7 +192,9 @@ func (x *Indexer) Run(ctx context.Context) error {
 			queue = append(queue, inflight{seq: lastSeq, at: now})
 			dirty = true
 		}
-		if dirty && (lastSeq == 0 || now.Sub(lastFlush) > 500*time.Millisecond) {
+		// Make new events searchable when caught up, or every 2s under
+		// steady load (each flush makes small parts the engine must merge).
+		if dirty && (lastSeq == 0 || now.Sub(lastFlush) > 2*time.Second) {
 			_ = x.st.Flush(ctx)
 			lastFlush, dirty = now, false
 		}

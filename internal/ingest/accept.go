@@ -107,10 +107,11 @@ func (a *Accepter) Accept(ctx context.Context, events []*event.Event) error {
 	if a.Behind() {
 		return ErrBackpressure
 	}
+	var b event.BatchBuilder
 	buf := make([]byte, 0, 64<<10)
-	start, size := 0, 0
-	flush := func(end int) error {
-		buf = event.AppendBatch(buf[:0], events[start:end])
+	flush := func() error {
+		buf = b.AppendTo(buf[:0])
+		b.Reset()
 		seq, err := a.j.Append(ctx, buf)
 		if err != nil {
 			if errors.Is(err, journal.ErrFull) {
@@ -124,19 +125,20 @@ func (a *Accepter) Accept(ctx context.Context, events []*event.Event) error {
 				break
 			}
 		}
-		start, size = end, 0
 		return nil
 	}
-	for i, e := range events {
-		size += len(e.Raw) + len(e.Message) + 64*len(e.Fields)/4
-		if i+1-start >= a.limits.BatchEvents || size >= a.limits.BatchBytes {
-			if err := flush(i + 1); err != nil {
+	// Batches are cut by their real encoded size, so no journal message is
+	// larger than BatchBytes plus one event.
+	for _, e := range events {
+		b.Add(e)
+		if b.Count() >= a.limits.BatchEvents || b.Size() >= a.limits.BatchBytes {
+			if err := flush(); err != nil {
 				return err
 			}
 		}
 	}
-	if start < len(events) {
-		return flush(len(events))
+	if b.Count() > 0 {
+		return flush()
 	}
 	return nil
 }
