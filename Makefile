@@ -2,13 +2,16 @@
 GO ?= go
 export WACHT_SHARED ?= $(abspath ../shared)
 
-.PHONY: help demo test check build bench fuzz clean
+.PHONY: help demo test check build web bench fuzz clean
 
 help: ## list targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-build: ## build bin/wacht
+build: web ## build bin/wacht (with the console's bundle)
 	$(GO) build -o bin/wacht ./cmd/wacht
+
+web: ## bundle the console's pinned npm libraries into web/dist (embedded by the build)
+	cd web && npm ci --no-audit --no-fund --ignore-scripts && node bundle.mjs
 
 demo: build ## serve on embedded defaults and replay a generated attack story
 	./bin/wacht demo

@@ -106,10 +106,11 @@ func eachJSONLine(path string, fn func(line []byte)) error {
 		for {
 			line, err := br.ReadBytes('\n')
 			line = bytes.TrimSpace(line)
-			if len(line) > 0 && line[0] == '{' {
+			// Some archives are truncated: keep whole JSON objects only.
+			if len(line) > 0 && line[0] == '{' && json.Valid(line) {
 				fn(line)
 			}
-			if errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil
 			}
 			if err != nil {
@@ -151,8 +152,8 @@ func eachJSONLine(path string, fn func(line []byte)) error {
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil // end, or a truncated archive
 		}
 		if err != nil {
 			return fmt.Errorf("read tar %s: %w", path, err)

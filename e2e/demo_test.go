@@ -42,4 +42,17 @@ func TestDemoTour(t *testing.T) {
 	if fmt.Sprint(rows) != "[map[n:11 source.listener:es-bulk] map[n:33 source.listener:hec] map[n:58 source.listener:syslog-tcp]]" {
 		t.Fatalf("events per listener: %v", rows)
 	}
+	// The starter rules turned the story into alerts and incidents.
+	st, body, _ := n.do("GET", "/api/v1/alerts", "Bearer "+n.token, nil)
+	if st != 200 {
+		t.Fatalf("alerts: %d %s", st, body)
+	}
+	for _, want := range []string{"LSASS memory dump", "SSH password spray", "SSH login succeeded after failed passwords", "Web shell command"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("no alert %q in %s", want, body)
+		}
+	}
+	if st, body, _ := n.do("GET", "/api/v1/incidents", "Bearer "+n.token, nil); st != 200 || !strings.Contains(string(body), `"priority":"P`) {
+		t.Fatalf("incidents: %d %.300s", st, body)
+	}
 }

@@ -206,7 +206,9 @@ func (k *correlator) feed(input int, ev *event.Event, out []Match) []Match {
 	for i, f := range in.groupFields {
 		vals[i], _ = fieldString(ev, f)
 	}
-	key := strings.Join(vals, "\x00")
+	// Groups never span tenants: the same address in two tenants is two
+	// groups.
+	key := ev.Tenant + "\x00" + strings.Join(vals, "\x00")
 	item := timedValue{}
 	if k.c.Type != EventCount && k.c.Type != Temporal && k.c.Type != TemporalOrdered {
 		parts := make([]string, 0, len(in.valueFields))

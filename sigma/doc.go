@@ -59,12 +59,24 @@
 //
 // # Speed
 //
-// Rules are grouped by logsource and routes are cached per event logsource.
-// Values are lower-cased once at compile time and each event field at most
-// once per event. For every rule the compiler derives literals one of which
-// must occur for the rule to match (exact values and substrings); per group,
-// exact values are looked up in maps and substrings found by one
-// Aho-Corasick pass per field, so that only candidate rules are evaluated.
-// Literal matchers (equal, prefix, suffix, contains, sets) are used instead
-// of regular expressions wherever a pattern allows.
+// Rules are grouped by logsource. The first event of each logsource
+// merges the groups that cover it into one rule list with one prefilter,
+// cached for the following events. Values are lower-cased once at compile
+// time and each event field at most once per event, and only when a rule
+// reads it. For every rule the compiler derives literals one of which must
+// occur for the rule to match (exact values and substrings); exact values
+// are looked up in maps and substrings found by one Aho-Corasick pass per
+// field, so that only candidate rules are evaluated. The automaton folds
+// ASCII case itself (values are scanned without lower-casing them), steps
+// through premultiplied state offsets and numbers its states so that
+// "does this state report" is a comparison. Literal matchers (equal,
+// prefix, suffix, contains, sets) are used instead of regular expressions
+// wherever a pattern allows.
+//
+// # Health
+//
+// [Engine.RuleStats] counts, per detection rule, the events its condition
+// was evaluated on, those it matched, and the evaluation time (sampled).
+// Correlation groups are per tenant ([event.Event.Tenant]) and group-by
+// values.
 package sigma

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math/bits"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/wacht-soc/wacht/event"
 )
@@ -35,6 +38,7 @@ type compiledRule struct {
 	reqs  []literalReq
 	emit  bool // false when the rule only feeds correlations
 	corrs []*correlator
+	stats ruleCounters
 }
 
 // group holds the rules of one logsource triple and their prefilter.
@@ -64,7 +68,8 @@ type fieldAC struct {
 type Engine struct {
 	fieldIdx    map[string]int
 	groups      []*group
-	routes      sync.Map // event.LogSource → []*group
+	routes      sync.Map // event.LogSource → *group (merged, with prefilter)
+	merged      sync.Map // covering group indexes → *group
 	pool        sync.Pool
 	correlators []*correlator
 	problems    []*RuleError
@@ -209,9 +214,10 @@ func Compile(coll *Collection, opts Options) (*Engine, error) {
 		g.rules = append(g.rules, cr)
 		e.nrules++
 	}
-	for _, g := range e.groups {
-		g.buildPrefilter()
-	}
+	// Prefilters are built per event logsource on first use (see route):
+	// one automaton per field over every rule the event can meet, instead
+	// of one per rule group, and nothing to build for logsources no event
+	// has.
 	e.fieldIdx = cc.fieldIdx
 	e.pool.New = func() any { return newEvalCtx(e.fieldIdx) }
 	errs := make([]error, len(e.problems))
@@ -289,20 +295,36 @@ func appendRule(list []int32, i int32) []int32 {
 	return append(list, i)
 }
 
-// route returns the groups whose logsource covers ls.
-func (e *Engine) route(ls event.LogSource) []*group {
+// route returns the rules whose logsource covers ls, merged from every
+// covering group into one group with its own prefilter. It is built once
+// per event logsource and cached.
+func (e *Engine) route(ls event.LogSource) *group {
 	if v, ok := e.routes.Load(ls); ok {
-		return v.([]*group)
+		return v.(*group)
 	}
 	p, c, s := strings.ToLower(ls.Product), strings.ToLower(ls.Category), strings.ToLower(ls.Service)
-	var out []*group
-	for _, g := range e.groups {
+	var covering []*group
+	var sig strings.Builder
+	for i, g := range e.groups {
 		if logsourceCovers(g.ls.Product, p) && logsourceCovers(g.ls.Category, c) && logsourceCovers(g.ls.Service, s) {
-			out = append(out, g)
+			covering = append(covering, g)
+			sig.WriteString(strconv.Itoa(i))
+			sig.WriteByte(',')
 		}
 	}
-	e.routes.Store(ls, out)
-	return out
+	// Event logsources covered by the same groups share one merged group.
+	if v, ok := e.merged.Load(sig.String()); ok {
+		v, _ = e.routes.LoadOrStore(ls, v)
+		return v.(*group)
+	}
+	m := &group{ls: LogSource{Product: p, Category: c, Service: s}}
+	for _, g := range covering {
+		m.rules = append(m.rules, g.rules...)
+	}
+	m.buildPrefilter()
+	v, _ := e.merged.LoadOrStore(sig.String(), m)
+	v, _ = e.routes.LoadOrStore(ls, v)
+	return v.(*group)
 }
 
 // Match evaluates ev against every rule whose logsource covers
@@ -312,22 +334,21 @@ func (e *Engine) Match(ev *event.Event, fn func(Match)) {
 	c := e.pool.Get().(*evalCtx)
 	c.reset(ev)
 	var corrOut []Match
-	for _, g := range e.route(ev.LogSource) {
-		cand := g.candidates(c)
-		for w, word := range cand {
-			for word != 0 {
-				b := bits.TrailingZeros64(word)
-				word &= word - 1
-				r := g.rules[w*64+b]
-				if !r.cond.eval(c) {
-					continue
-				}
-				if r.emit {
-					fn(Match{Rule: r.rule, Event: ev})
-				}
-				for _, k := range r.corrs {
-					corrOut = k.observe(r.rule, ev, corrOut)
-				}
+	g := e.route(ev.LogSource)
+	cand := g.candidates(c)
+	for w, word := range cand {
+		for word != 0 {
+			b := bits.TrailingZeros64(word)
+			word &= word - 1
+			r := g.rules[w*64+b]
+			if !r.evalCounted(c) {
+				continue
+			}
+			if r.emit {
+				fn(Match{Rule: r.rule, Event: ev})
+			}
+			for _, k := range r.corrs {
+				corrOut = k.observe(r.rule, ev, corrOut)
 			}
 		}
 	}
@@ -355,14 +376,26 @@ func (g *group) candidates(c *evalCtx) []uint64 {
 	}
 	for k := range g.subs {
 		fa := &g.subs[k]
+		// Scan the values as they are (the automaton folds ASCII case);
+		// only values with non-ASCII bytes are lower-cased first.
 		var strs []string
 		if fa.field < 0 {
-			strs = c.keywordStrings(false)
+			strs = c.keywordStrings(true)
 		} else {
-			strs = c.strings(fa.field, false)
+			strs = c.strings(fa.field, true)
 		}
-		for _, s := range strs {
-			c.hits = fa.ac.scan(s, c.hits[:0])
+		for j, s := range strs {
+			var ok bool
+			c.hits, ok = fa.ac.scanFold(s, c.hits[:0])
+			if !ok {
+				var low []string
+				if fa.field < 0 {
+					low = c.keywordStrings(false)
+				} else {
+					low = c.strings(fa.field, false)
+				}
+				c.hits = fa.ac.scan(low[j], c.hits[:0])
+			}
 			for _, p := range c.hits {
 				for _, i := range fa.rules[p] {
 					cand[i/64] |= 1 << (i % 64)
@@ -377,4 +410,71 @@ func (g *group) candidates(c *evalCtx) []uint64 {
 func (e *Engine) String() string {
 	return fmt.Sprintf("sigma engine: %d rules in %d logsource groups, %d correlations, %d problems",
 		e.nrules, len(e.groups), len(e.correlators), len(e.problems))
+}
+
+// ruleCounters are a rule's health counters. Evaluation time is sampled:
+// one evaluation in timeSample is timed and counted timeSample times.
+type ruleCounters struct {
+	evals   atomic.Uint64
+	matches atomic.Uint64
+	nanos   atomic.Int64
+}
+
+const timeSample = 64
+
+// evalCounted evaluates the rule's condition and counts it.
+func (r *compiledRule) evalCounted(c *evalCtx) bool {
+	n := r.stats.evals.Add(1)
+	var ok bool
+	if n%timeSample == 0 {
+		start := time.Now()
+		ok = r.cond.eval(c)
+		r.stats.nanos.Add(int64(time.Since(start)) * timeSample)
+	} else {
+		ok = r.cond.eval(c)
+	}
+	if ok {
+		r.stats.matches.Add(1)
+	}
+	return ok
+}
+
+// RuleStats is the health of one compiled detection rule since Compile.
+type RuleStats struct {
+	Rule *Rule
+	// Evaluated counts the events the rule's condition was evaluated on
+	// (after the logsource routing and the literal prefilter).
+	Evaluated uint64
+	// Matched counts the events that satisfied the condition (whether the
+	// rule emits matches itself or only feeds correlations).
+	Matched uint64
+	// EvalTime estimates the time spent evaluating the condition.
+	EvalTime time.Duration
+}
+
+// RuleStats returns the counters of every compiled detection rule, in
+// collection order.
+func (e *Engine) RuleStats() []RuleStats {
+	out := make([]RuleStats, 0, e.nrules)
+	for _, g := range e.groups {
+		for _, r := range g.rules {
+			out = append(out, RuleStats{Rule: r.rule, Evaluated: r.stats.evals.Load(), Matched: r.stats.matches.Load(),
+				EvalTime: time.Duration(r.stats.nanos.Load())})
+		}
+	}
+	return out
+}
+
+// Rules lists the rules that compiled: detection rules and correlations.
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, 0, e.nrules+len(e.correlators))
+	for _, g := range e.groups {
+		for _, r := range g.rules {
+			out = append(out, r.rule)
+		}
+	}
+	for _, k := range e.correlators {
+		out = append(out, k.rule)
+	}
+	return out
 }

@@ -3,6 +3,15 @@
 package main
 
 import (
+	"github.com/wacht-soc/wacht/cmd/wacht/assets"
+	"github.com/wacht-soc/wacht/cmd/wacht/attack"
+	"github.com/wacht-soc/wacht/cmd/wacht/cases"
+	"github.com/wacht-soc/wacht/cmd/wacht/compliance"
+	"github.com/wacht-soc/wacht/cmd/wacht/intel"
+	"github.com/wacht-soc/wacht/cmd/wacht/playbooks"
+	"github.com/wacht-soc/wacht/cmd/wacht/rules"
+	"github.com/wacht-soc/wacht/cmd/wacht/scan"
+	"github.com/wacht-soc/wacht/cmd/wacht/vuln"
 	"os"
 
 	auditcmd "github.com/wacht-soc/wacht/cmd/wacht/audit"
@@ -10,6 +19,7 @@ import (
 	"github.com/wacht-soc/wacht/cmd/wacht/cli"
 	"github.com/wacht-soc/wacht/cmd/wacht/configcmd"
 	"github.com/wacht-soc/wacht/cmd/wacht/demo"
+	"github.com/wacht-soc/wacht/cmd/wacht/entities"
 	"github.com/wacht-soc/wacht/cmd/wacht/hunt"
 	"github.com/wacht-soc/wacht/cmd/wacht/ingest"
 	"github.com/wacht-soc/wacht/cmd/wacht/migrate"
@@ -38,6 +48,18 @@ func main() {
 		users.NewCommand(g),
 		auditcmd.NewCommand(g),
 		pki.NewCommand(g),
+		entities.NewCommand(g),
+		cases.NewCommand(g),
+		cases.NewAlertsCommand(g),
+		rules.NewCommand(g),
+		scan.NewCommand(g),
+		intel.NewCommand(g),
+		attack.NewCommand(g),
+		vuln.NewCommand(g),
+		assets.NewCommand(g),
+		playbooks.NewCommand(g),
+		compliance.NewCommand(g),
+		compliance.NewEvidenceCommand(g),
 	)
 	os.Exit(cli.Execute(root))
 }

@@ -16,8 +16,8 @@ const (
 )
 
 func init() {
-	RegisterPermission(PermAssetsRead, "admin", "reader")
-	RegisterPermission(PermAssetsWrite, "admin")
+	RegisterPermission(PermAssetsRead)
+	RegisterPermission(PermAssetsWrite, RoleSecurityEngineer, RoleSOCManager)
 }
 
 // AssetsRoutes are the endpoints of the asset inventory.

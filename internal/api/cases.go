@@ -28,11 +28,15 @@ const (
 	PermEvidenceRead   Permission = "evidence:read"
 	PermEvidenceWrite  Permission = "evidence:write"
 	PermCaseMetrics    Permission = "metrics:read"
+	// Exceptions (tuning) are detection content: engineers write them,
+	// analysts and managers read them.
+	PermExceptionsRead  Permission = "detections:read"
+	PermExceptionsWrite Permission = "detections:tune"
 )
 
 func init() {
 	for _, p := range []Permission{PermAlertsRead, PermAlertsComment, PermCasesRead, PermCasesWrite, PermCasesComment,
-		PermCasesAssign, PermCasesRegulator, PermEvidenceRead, PermEvidenceWrite, PermCaseMetrics} {
+		PermCasesAssign, PermCasesRegulator, PermEvidenceRead, PermEvidenceWrite, PermCaseMetrics, PermExceptionsRead, PermExceptionsWrite} {
 		RegisterPermission(p, RoleAdmin)
 	}
 	RegisterPermission(PermAlertsWrite, RoleAdmin, RoleIngest)
@@ -82,6 +86,13 @@ func CasesRoutes(svc *cases.Service) []Route {
 		{Pattern: "GET " + inc + "/regulatory/{regime}/{stage}/report", Perm: PermCasesRead, Handler: h.report},
 		{Pattern: "GET /api/v1/cases/metrics", Perm: PermCaseMetrics, Handler: h.metrics},
 		{Pattern: "GET /api/v1/cases/regulatory-catalog", Perm: PermCasesRead, Handler: h.catalog},
+
+		{Pattern: "POST /api/v1/exceptions/preview", Perm: PermExceptionsWrite, Handler: h.previewException},
+		{Pattern: "POST /api/v1/exceptions", Perm: PermExceptionsWrite, Handler: h.createException},
+		{Pattern: "GET /api/v1/exceptions", Perm: PermExceptionsRead, Handler: h.listExceptions},
+		{Pattern: "GET /api/v1/exceptions/filters", Perm: PermExceptionsRead, Handler: h.filters},
+		{Pattern: "GET /api/v1/exceptions/{id}", Perm: PermExceptionsRead, Handler: h.getException},
+		{Pattern: "PATCH /api/v1/exceptions/{id}", Perm: PermExceptionsWrite, Handler: h.updateException},
 	}
 }
 
@@ -744,4 +755,80 @@ func (h casesHandlers) metrics(w http.ResponseWriter, r *http.Request) {
 
 func (h casesHandlers) catalog(w http.ResponseWriter, _ *http.Request) {
 	casesJSON(w, http.StatusOK, h.svc.Catalog())
+}
+
+func (h casesHandlers) previewException(w http.ResponseWriter, r *http.Request) {
+	var in cases.ExceptionInput
+	if !decode(w, r, 1<<20, &in) {
+		return
+	}
+	p, err := h.svc.PreviewException(r.Context(), TenantOf(r), in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	casesJSON(w, http.StatusOK, p)
+}
+
+func (h casesHandlers) createException(w http.ResponseWriter, r *http.Request) {
+	var in cases.ExceptionInput
+	if !decode(w, r, 1<<20, &in) {
+		return
+	}
+	x, err := h.svc.CreateException(r.Context(), TenantOf(r), in, casesActor(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	casesJSON(w, http.StatusCreated, x)
+}
+
+func (h casesHandlers) listExceptions(w http.ResponseWriter, r *http.Request) {
+	xs, err := h.svc.ListExceptions(r.Context(), TenantOf(r), r.URL.Query().Get("all") == "true")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	casesJSON(w, http.StatusOK, xs)
+}
+
+// filters serves the active exceptions as one multi-document Sigma YAML.
+func (h casesHandlers) filters(w http.ResponseWriter, r *http.Request) {
+	docs, err := h.svc.ActiveFilters(r.Context(), TenantOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	for i, d := range docs {
+		if i > 0 {
+			_, _ = io.WriteString(w, "---\n")
+		}
+		_, _ = io.WriteString(w, d)
+	}
+}
+
+func (h casesHandlers) getException(w http.ResponseWriter, r *http.Request) {
+	x, err := h.svc.GetException(r.Context(), TenantOf(r), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	casesJSON(w, http.StatusOK, x)
+}
+
+func (h casesHandlers) updateException(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		cases.ExceptionPatch
+		Version int64 `json:"version,omitempty"`
+	}
+	if !decode(w, r, 1<<20, &b) {
+		return
+	}
+	x, err := h.svc.UpdateException(r.Context(), TenantOf(r), r.PathValue("id"), b.Version, b.ExceptionPatch, casesActor(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	casesJSON(w, http.StatusOK, x)
 }

@@ -39,6 +39,7 @@ func TestCasesAccess(t *testing.T) {
 			"analyst-a": {Subject: "ann", Tenant: "a", Role: api.RoleSecurityAnalyst, Method: api.AuthToken},
 			"ingest-a":  {Subject: "fluent", Tenant: "a", Role: api.RoleIngest, Method: api.AuthToken},
 			"auditor-a": {Subject: "aud", Tenant: "a", Role: api.RoleAuditor, Method: api.AuthToken},
+			"eng-a":     {Subject: "eng", Tenant: "a", Role: api.RoleSecurityEngineer, Method: api.AuthToken},
 		}, Log: slog.New(slog.DiscardHandler)})
 		routes := api.CasesRoutes(svc)
 		srv.Mount(routes...)
@@ -79,6 +80,12 @@ func TestCasesAccess(t *testing.T) {
 		if code != 200 || json.Unmarshal([]byte(body), &tasks) != nil || len(tasks) == 0 {
 			t.Fatalf("tasks: %d %s", code, body)
 		}
+		exc := `{"alert_id":"` + a.ID + `","fields":{"_msg":"lsass access"},"reason":"pentest","scope":"rule"}`
+		code, body = call("eng-a", "POST", "/api/v1/exceptions", exc)
+		var x cases.Exception
+		if code != 201 || json.Unmarshal([]byte(body), &x) != nil || x.Preview == nil || x.Preview.Suppressed != 1 {
+			t.Fatalf("exception: %d %s", code, body)
+		}
 		other, _ := svc.CreateIncident(context.Background(), "a", cases.NewIncident{Title: "other"}, "x")
 
 		// Each route once: path, body, a role that lacks the permission.
@@ -118,6 +125,12 @@ func TestCasesAccess(t *testing.T) {
 			"GET /api/v1/incidents/{id}/regulatory/{regime}/{stage}/report":   {"GET", inc + "/regulatory/nis2/incident_notification/report?format=markdown", "", "ingest-a"},
 			"GET /api/v1/cases/metrics":                                       {"GET", "/api/v1/cases/metrics", "", "analyst-a"},
 			"GET /api/v1/cases/regulatory-catalog":                            {"GET", "/api/v1/cases/regulatory-catalog", "", "ingest-a"},
+			"POST /api/v1/exceptions/preview":                                 {"POST", "/api/v1/exceptions/preview", exc, "analyst-a"},
+			"POST /api/v1/exceptions":                                         {"POST", "/api/v1/exceptions", exc, "analyst-a"},
+			"GET /api/v1/exceptions":                                          {"GET", "/api/v1/exceptions", "", "ingest-a"},
+			"GET /api/v1/exceptions/filters":                                  {"GET", "/api/v1/exceptions/filters", "", "ingest-a"},
+			"GET /api/v1/exceptions/{id}":                                     {"GET", "/api/v1/exceptions/" + x.ID, "", "ingest-a"},
+			"PATCH /api/v1/exceptions/{id}":                                   {"PATCH", "/api/v1/exceptions/" + x.ID, `{"reason":"pentest week 12"}`, "analyst-a"},
 		}
 		if len(table) != len(routes) {
 			t.Fatalf("table has %d routes, CasesRoutes %d: cover every route", len(table), len(routes))
@@ -134,7 +147,7 @@ func TestCasesAccess(t *testing.T) {
 			// are empty.
 			code, body := call("admin-b", c.method, c.path, c.body)
 			switch {
-			case strings.Contains(rt.Pattern, "{id}"):
+			case strings.Contains(rt.Pattern, "{id}") || strings.HasPrefix(rt.Pattern, "POST /api/v1/exceptions"):
 				if code != http.StatusNotFound {
 					t.Errorf("%s from tenant b: %d %s, want 404", rt.Pattern, code, body)
 				}
@@ -149,7 +162,8 @@ func TestCasesAccess(t *testing.T) {
 		for _, p := range []string{"POST /api/v1/alerts/{id}/notes", "PATCH /api/v1/incidents/{id}", "POST /api/v1/incidents/{id}/comments",
 			"POST /api/v1/incidents/{id}/observables", "PUT /api/v1/incidents/{id}/regulatory/{regime}/facts",
 			"POST /api/v1/incidents/{id}/regulatory/{regime}/{stage}/submit", "GET /api/v1/incidents/{id}/regulatory/{regime}/{stage}/report",
-			"GET /api/v1/incidents/{id}/evidence/{ev}/content", "POST /api/v1/incidents/{id}/merge", "GET /api/v1/cases/metrics"} {
+			"GET /api/v1/incidents/{id}/evidence/{ev}/content", "POST /api/v1/incidents/{id}/merge", "GET /api/v1/cases/metrics",
+			"GET /api/v1/exceptions/filters", "PATCH /api/v1/exceptions/{id}"} {
 			c := table[p]
 			code, body := call("admin-a", c.method, c.path, c.body)
 			if code/100 != 2 {
@@ -159,6 +173,10 @@ func TestCasesAccess(t *testing.T) {
 			case "GET /api/v1/incidents/{id}/regulatory/{regime}/{stage}/report":
 				if !strings.Contains(body, "payments down 3 h") || !strings.Contains(body, "10.1.1.1") {
 					t.Errorf("report lacks facts or IOCs:\n%s", body)
+				}
+			case "GET /api/v1/exceptions/filters":
+				if !strings.Contains(body, "filter:") || !strings.Contains(body, "lsass access") {
+					t.Errorf("filters:\n%s", body)
 				}
 			case "GET /api/v1/incidents/{id}/evidence/{ev}/content":
 				if body != "evidence bytes" {

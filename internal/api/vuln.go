@@ -14,17 +14,22 @@ import (
 	"github.com/wacht-soc/wacht/internal/vuln/report"
 )
 
-// Vulnerability management permissions.
+// Vulnerability management permissions. The SOC roles place them by
+// resource and verb (analysts and responders read and triage, managers and
+// auditors read); importing scanner reports is for admins and security
+// engineers, accepting a risk for admins and SOC managers.
 const (
-	PermVulnRead   Permission = "vuln:read"
-	PermVulnWrite  Permission = "vuln:write"
-	PermVulnTriage Permission = "vuln:triage"
+	PermVulnRead   Permission = "vulns:read"
+	PermVulnWrite  Permission = "vulns:write"
+	PermVulnTriage Permission = "vulns:triage"
+	PermVulnAccept Permission = "vulns:accept"
 )
 
 func init() {
-	RegisterPermission(PermVulnRead, "admin", "reader")
-	RegisterPermission(PermVulnWrite, "admin", "ingest")
-	RegisterPermission(PermVulnTriage, "admin")
+	RegisterPermission(PermVulnRead)
+	RegisterPermission(PermVulnWrite, RoleSecurityEngineer)
+	RegisterPermission(PermVulnTriage, RoleSOCManager)
+	RegisterPermission(PermVulnAccept, RoleSOCManager)
 }
 
 // maxReport bounds an uploaded scanner report.
@@ -153,6 +158,13 @@ func (h vulnHandlers) setState(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body: "+err.Error())
 		return
 	}
+	// Accepting a risk is a decision of its own: triage does not grant it.
+	if t.State == vuln.StateAccepted {
+		if id, _ := IdentityFrom(r.Context()); !Allowed(id.Role, PermVulnAccept) {
+			writeError(w, http.StatusForbidden, "role "+strconvQuote(id.Role)+" may not "+string(PermVulnAccept))
+			return
+		}
+	}
 	f, err := h.svc.SetState(r.Context(), TenantOf(r), r.PathValue("id"), identityName(r), t)
 	if err != nil {
 		vulnError(w, r, h.svc.Logger(), err, vuln.ErrInvalid)
@@ -160,6 +172,8 @@ func (h vulnHandlers) setState(w http.ResponseWriter, r *http.Request) {
 	}
 	vulnJSON(w, http.StatusOK, f)
 }
+
+func strconvQuote(s string) string { return strconv.Quote(s) }
 
 func (h vulnHandlers) stats(w http.ResponseWriter, r *http.Request) {
 	st, err := h.svc.Stats(r.Context(), TenantOf(r))

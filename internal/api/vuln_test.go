@@ -37,7 +37,9 @@ func TestVulnAndAssetsAccess(t *testing.T) {
 		srv := api.New(api.Deps{Auth: tokens{
 			"admin-a": {Subject: "alice", Tenant: "a", Role: "admin"},
 			"admin-b": {Subject: "bob", Tenant: "b", Role: "admin"},
-			"reader":  {Subject: "rita", Tenant: "a", Role: "reader"},
+			"reader":  {Subject: "rita", Tenant: "a", Role: "auditor"},
+			"analyst": {Subject: "anna", Tenant: "a", Role: "security-analyst"},
+			"manager": {Subject: "max", Tenant: "a", Role: "soc-manager"},
 			"ingest":  {Subject: "ian", Tenant: "a", Role: "ingest"},
 		}, Log: slog.New(slog.DiscardHandler)})
 		srv.Mount(api.VulnRoutes(svc)...)
@@ -70,6 +72,7 @@ func TestVulnAndAssetsAccess(t *testing.T) {
 		}
 		fid, aid := page.Findings[0].ID, page.Findings[0].AssetID
 		state := `{"state":"false_positive","reason":"not reachable","version":` + itoa(page.Findings[0].Version) + `}`
+		accept := `{"state":"accepted","reason":"waf","approver":"max","until":"2099-01-01T00:00:00Z","version":` + itoa(page.Findings[0].Version+1) + `}`
 		patch := `{"criticality":3,"version":1}`
 		cases := []struct {
 			tok, method, path, body string
@@ -92,6 +95,9 @@ func TestVulnAndAssetsAccess(t *testing.T) {
 			{"reader", "GET", "/api/v1/assets/export.csv", "", 200},
 			{"admin-a", "POST", "/api/v1/vuln/findings/" + fid + "/state", state, 200},
 			{"admin-a", "POST", "/api/v1/vuln/findings/" + fid + "/state", state, 409},
+			{"analyst", "POST", "/api/v1/vuln/findings/" + fid + "/state", accept, 403},
+			{"analyst", "POST", "/api/v1/vuln/import", sample, 403},
+			{"manager", "POST", "/api/v1/vuln/findings/" + fid + "/state", accept, 200},
 			{"admin-a", "PATCH", "/api/v1/assets/" + aid, patch, 200},
 			{"admin-a", "PATCH", "/api/v1/assets/" + aid, `{"criticality":9,"version":2}`, 400},
 			{"admin-a", "POST", "/api/v1/assets/import", "name,kind\ndb1,host\n", 200},

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/wacht-soc/wacht/internal/api"
@@ -42,9 +41,9 @@ func startAccess(ctx context.Context, env *Env) (func(), error) {
 	}
 	svc := &api.AccessService{Users: users, Tokens: auth.NewTokenStore(env.DB, env.Now), Audit: alog, CA: ca,
 		DB: env.DB, Now: env.Now, Log: log, SecureCookies: true}
-	if iss := os.Getenv("WACHT_OIDC_ISSUER"); iss != "" {
-		svc.OIDC, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: iss, ClientID: os.Getenv("WACHT_OIDC_CLIENT_ID"),
-			ClientSecret: os.Getenv("WACHT_OIDC_CLIENT_SECRET"), RedirectURL: os.Getenv("WACHT_OIDC_REDIRECT_URL")}, users)
+	if o := env.Config.OIDC; o.Issuer != "" {
+		svc.OIDC, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID,
+			ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL}, users)
 		if err != nil {
 			alog.Close()
 			return nil, err

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wacht-soc/wacht/internal/bus"
 	"github.com/wacht-soc/wacht/internal/store"
 )
 
@@ -19,7 +18,7 @@ const (
 	maxAlertEvents     = 100
 	maxAlertEventBytes = 1 << 20
 	maxEntities        = 50
-	maxIncidentEntites = 100
+	maxIncidentEntites = 25
 )
 
 // entityKinds are the entity families alerts may name; each entity also
@@ -162,245 +161,11 @@ func (s *Service) RaiseAlert(ctx context.Context, tenant string, in AlertInput) 
 	return as[0], nil
 }
 
-// RaiseAlerts is RaiseAlert for a batch, in one transaction.
-func (s *Service) RaiseAlerts(ctx context.Context, tenant string, ins []AlertInput) ([]Alert, error) {
-	tenant, err := validTenant(tenant)
-	if err != nil {
-		return nil, err
-	}
-	now := s.clock()
-	norm := make([]AlertInput, len(ins))
-	for i, in := range ins {
-		if norm[i], err = s.normalize(ctx, tenant, in, now); err != nil {
-			return nil, err
-		}
-	}
-	var out []Alert
-	var evs []bus.Event
-	for attempt := 0; ; attempt++ {
-		err = s.db.Tx(ctx, func(tx *store.Tx) error {
-			out, evs = out[:0], evs[:0]
-			g := &grouper{s: s, tx: tx, tenant: tenant, now: now, incidents: map[string]*incState{}, keys: map[string]*incState{}}
-			for _, in := range norm {
-				a, err := g.raise(ctx, in)
-				if err != nil {
-					return err
-				}
-				out = append(out, a)
-			}
-			var err error
-			evs, err = g.flush(ctx, out)
-			return err
-		})
-		if !errors.Is(err, ErrConflict) || attempt >= 5 {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("raise alerts: %w", err)
-	}
-	s.publish(ctx, evs)
-	return out, nil
-}
-
-type incState struct {
-	inc     Incident
-	created bool
-	changes []string
-}
-
-// grouper raises alerts of one transaction, saving each touched incident
-// once at the end.
-type grouper struct {
-	s         *Service
-	tx        *store.Tx
-	tenant    string
-	now       time.Time
-	incidents map[string]*incState
-	order     []string
-	// keys touched in this transaction (their incidents may not be
-	// inserted yet).
-	keys map[string]*incState
-}
-
-func (g *grouper) raise(ctx context.Context, in AlertInput) (Alert, error) {
-	s, tx, tenant, now := g.s, g.tx, g.tenant, g.now
-	// De-duplicate.
-	if s.group.DedupWindow > 0 {
-		a, err := scanAlert(tx.QueryRow(ctx, "SELECT "+alertCols+" FROM case_alerts WHERE tenant = ? AND dedup_key = ? AND last_seen_at >= ? ORDER BY last_seen_at DESC LIMIT 1",
-			tenant, in.DedupKey, store.TimeOf(now.Add(-s.group.DedupWindow))), false)
-		switch {
-		case err == nil:
-			if _, err := tx.Exec(ctx, "UPDATE case_alerts SET hit_count = hit_count + 1, last_seen_at = ? WHERE tenant = ? AND id = ?",
-				store.TimeOf(now), tenant, a.ID); err != nil {
-				return a, fmt.Errorf("count repeat of alert %s: %w", a.ID, err)
-			}
-			a.Count++
-			a.LastSeenAt = now
-			a.Deduplicated = true
-			return a, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return a, fmt.Errorf("find duplicate alert: %w", err)
-		}
-	}
-	sc, expl := score(in.Severity, in.AssetCriticality, in.IndicatorConfidence, in.Attack)
-	a := Alert{ID: newID("alr_"), Tenant: tenant, Source: in.Source, RuleID: in.RuleID, RuleTitle: in.RuleTitle,
-		Severity: in.Severity, Attack: in.Attack, Entities: in.Entities, DedupKey: in.DedupKey, Count: 1, Score: sc,
-		Priority: priorityOf(sc), Explanation: expl, IndicatorConfidence: in.IndicatorConfidence,
-		AssetCriticality: in.AssetCriticality, Logsource: in.Logsource, Description: in.Description,
-		EventTime: in.EventTime, CreatedAt: now, LastSeenAt: now, Events: in.Events}
-	if a.Attack == nil {
-		a.Attack = []string{}
-	}
-	if a.Events == nil {
-		a.Events = []json.RawMessage{}
-	}
-	// Find an open incident sharing a key.
-	keys := s.groupKeys(in)
-	st, err := g.find(ctx, keys)
-	if err != nil {
-		return a, err
-	}
-	if st == nil {
-		title := in.RuleTitle
-		for _, e := range in.Entities {
-			if e.Kind == "host" || e.Kind == "user" {
-				title += " on " + e.String()
-				break
-			}
-		}
-		inc := s.newIncident(tenant, now, title, "", in.Severity, sc, expl)
-		inc.Description = in.Description
-		st = &incState{inc: inc, created: true}
-		g.incidents[inc.ID] = st
-		g.order = append(g.order, inc.ID)
-	}
-	inc := &st.inc
-	a.IncidentID = inc.ID
-	// Fold the alert into the incident.
-	inc.AlertCount++
-	if inc.FirstAlertAt.IsZero() {
-		inc.FirstAlertAt = now
-	}
-	inc.LastAlertAt = now
-	inc.UpdatedAt = now
-	if in.Severity.Rank() > inc.Severity.Rank() {
-		st.changes = append(st.changes, fmt.Sprintf("severity: %s → %s", inc.Severity, in.Severity))
-		inc.Severity = in.Severity
-	}
-	if sc > inc.Score {
-		inc.Score, inc.Explanation = sc, expl
-		if p := priorityOf(sc); !inc.PriorityManual && p != inc.Priority {
-			st.changes = append(st.changes, fmt.Sprintf("priority: %s → %s", inc.Priority, p))
-			inc.Priority = p
-			s.setTargets(inc)
-		}
-	}
-	inc.Entities = unionEntities(inc.Entities, in.Entities, maxIncidentEntites)
-	inc.Attack = unionStrings(inc.Attack, in.Attack...)
-	if !slices.Contains(inc.Rules, in.RuleID) && len(inc.Rules) < 200 {
-		inc.Rules = unionStrings(inc.Rules, in.RuleID)
-	}
-	if !st.created {
-		st.changes = append(st.changes, "alert "+a.ID+": "+in.RuleTitle)
-	}
-	if err := insertAlert(ctx, tx, &a); err != nil {
-		return a, err
-	}
-	for _, k := range keys {
-		g.keys[k] = st
-		if _, err := tx.Exec(ctx, store.Upsert("case_group_keys", []string{"tenant", "gkey", "incident_id", "last_seen_at"},
-			[]string{"tenant", "gkey"}, []string{"incident_id", "last_seen_at"}), tenant, k, inc.ID, store.TimeOf(now)); err != nil {
-			return a, fmt.Errorf("record group key: %w", err)
-		}
-	}
-	for _, e := range in.Entities {
-		if _, err := tx.Exec(ctx, `INSERT INTO case_observables (tenant, id, incident_id, kind, value, tlp, pap, source, first_seen_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, incident_id, kind, value) DO NOTHING`,
-			tenant, newID("obs_"), inc.ID, e.Kind, e.Value, string(TLPAmber), string(PAPAmber), "alert "+a.ID, store.TimeOf(now)); err != nil {
-			return a, fmt.Errorf("record observable: %w", err)
-		}
-	}
-	return a, nil
-}
-
-// find returns the open incident that most recently took one of keys
-// within the grouping window.
-func (g *grouper) find(ctx context.Context, keys []string) (*incState, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	for _, k := range keys {
-		if st, ok := g.keys[k]; ok && st.inc.Status != StatusClosed {
-			return st, nil
-		}
-	}
-	args := []any{g.tenant}
-	for _, k := range keys {
-		args = append(args, k)
-	}
-	args = append(args, store.TimeOf(g.now.Add(-g.s.group.Window)))
-	var id string
-	err := g.tx.QueryRow(ctx, `SELECT k.incident_id FROM case_group_keys k JOIN case_incidents i ON i.tenant = k.tenant AND i.id = k.incident_id
-WHERE k.tenant = ? AND k.gkey IN (`+store.Placeholders(len(keys))+`) AND k.last_seen_at >= ? AND i.status <> 'closed' AND i.merged_into = ''
-ORDER BY k.last_seen_at DESC LIMIT 1`, args...).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find incident to group into: %w", err)
-	}
-	if st, ok := g.incidents[id]; ok {
-		return st, nil
-	}
-	inc, err := g.s.loadIncident(ctx, g.tx, g.tenant, id)
-	if err != nil {
-		return nil, err
-	}
-	st := &incState{inc: inc}
-	g.incidents[id] = st
-	g.order = append(g.order, id)
-	return st, nil
-}
-
-// flush writes the touched incidents and returns the events to publish.
-func (g *grouper) flush(ctx context.Context, alerts []Alert) ([]bus.Event, error) {
-	var evs []bus.Event
-	for _, a := range alerts {
-		if !a.Deduplicated {
-			ev := a
-			ev.Events = nil
-			evs = append(evs, bus.Event{Type: EventAlertCreated, Tenant: g.tenant, Subject: a.ID, Actor: a.Source, Time: a.CreatedAt, Data: ev})
-		}
-	}
-	for _, id := range g.order {
-		st := g.incidents[id]
-		if st.created {
-			if err := g.s.createIncident(ctx, g.tx, &st.inc, SystemActor, "opened from alerts"); err != nil {
-				return nil, err
-			}
-			evs = append(evs, bus.Event{Type: EventIncidentCreated, Tenant: g.tenant, Subject: id, Actor: SystemActor, Data: st.inc})
-			continue
-		}
-		if err := g.s.saveIncident(ctx, g.tx, &st.inc); err != nil {
-			return nil, err
-		}
-		evs = append(evs, bus.Event{Type: EventIncidentUpdated, Tenant: g.tenant, Subject: id, Actor: SystemActor,
-			Data: IncidentChange{Incident: st.inc, Changes: st.changes}})
-	}
-	return evs, nil
-}
-
-func insertAlert(ctx context.Context, q store.Querier, a *Alert) error {
-	_, err := q.Exec(ctx, "INSERT INTO case_alerts ("+alertCols+", events) VALUES ("+store.Placeholders(22)+")",
-		a.Tenant, a.ID, a.IncidentID, a.Source, a.RuleID, a.RuleTitle, string(a.Severity), mustJSON(a.Attack),
+func alertInsertArgs(a *Alert) []any {
+	return []any{a.Tenant, a.ID, a.IncidentID, a.Source, a.RuleID, a.RuleTitle, string(a.Severity), mustJSON(a.Attack),
 		mustJSON(a.Entities), a.DedupKey, a.Count, a.Score, string(a.Priority), mustJSON(a.Explanation),
 		a.IndicatorConfidence, a.AssetCriticality, mustJSON(a.Logsource), a.Description, store.TimeOf(a.EventTime),
-		store.TimeOf(a.CreatedAt), store.TimeOf(a.LastSeenAt), mustJSON(a.Events))
-	if err != nil {
-		return fmt.Errorf("insert alert: %w", err)
-	}
-	return nil
+		store.TimeOf(a.CreatedAt), store.TimeOf(a.LastSeenAt), mustJSON(a.Events)}
 }
 
 // GetAlert returns an alert with its copied events.

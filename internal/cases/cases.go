@@ -1,8 +1,9 @@
 // Package cases is wacht's incident response: alerts, their grouping into
 // incidents, risk-based priority, the NIST SP 800-61 lifecycle, tasks,
 // comments, observables, evidence with chain of custody, a timeline, SLA
-// clocks that escalate by themselves, and the regulatory reporting clocks
-// of NIS2 (Art. 23), GDPR (Art. 33) and DORA (Art. 19).
+// clocks that escalate by themselves, the regulatory reporting clocks of
+// NIS2 (Art. 23), GDPR (Art. 33) and DORA (Art. 19), and exceptions that
+// tune false positives out as Sigma filters.
 //
 // # Raising alerts from Go
 //
@@ -10,31 +11,45 @@
 //
 //	a, err := svc.RaiseAlert(ctx, tenant, cases.AlertInput{
 //		Source: "sigma", RuleID: rule.ID, RuleTitle: rule.Title,
-//		Severity: cases.SevHigh, Attack: rule.Tags,
+//		Severity: cases.Severity(rule.Level), Attack: rule.Tags,
 //		Entities: []cases.Entity{{Kind: "host", Value: "pc1"}, {Kind: "user", Value: "alice"}},
 //		Events:   cases.CopyEvents(matched),
+//		Logsource: map[string]string{"product": "windows", "category": "process_creation"},
 //	})
 //
-// or RaiseAlerts for a batch (one transaction). The alert is de-duplicated
-// (DedupKey, default rule + entities, within Grouping.DedupWindow), scored,
-// stored with a copy of its events, and grouped into an open incident (same
-// rule and entity within Grouping.Window, or the same host or user across
-// rules) or a new one. alert.created, incident.created and incident.updated
-// are published on the bus after the transaction commits. External tools
-// use POST /api/v1/alerts with the same fields as JSON.
+// or RaiseAlerts for a batch: one transaction with a fixed number of
+// statements, the way to go above a few hundred alerts a second. Each alert
+// is checked against the active exceptions (a match comes back Suppressed
+// and is not stored), de-duplicated (DedupKey, default source + rule +
+// entities, within Grouping.DedupWindow: the stored alert's count rises),
+// scored (the explanation lists each factor), stored with a copy of its
+// events (so evidence outlives the event store's retention), and grouped
+// into an open incident — same rule and entity, or the same host or user
+// across rules, within Grouping.Window — or a new one. alert.created,
+// incident.created and incident.updated are published on the bus after the
+// transaction commits. IndicatorConfidence (threat intel) and
+// AssetCriticality (or Options.AssetCriticality, the inventory lookup) raise
+// the score. External tools send the same fields as JSON to
+// POST /api/v1/alerts.
 //
 // # Clocks
 //
-// Time comes from the injected clock (Options.Now). Tick, called
-// periodically by the module (and by tests after moving a fake clock),
-// breaches SLA clocks (sla.breached), walks the escalation chain
+// Time comes from the injected clock (Options.Now). Tick, called every few
+// seconds by the module (and by tests after moving a fake clock), breaches
+// SLA clocks (sla.breached), walks the escalation chain
 // (incident.escalated), warns of regulatory deadlines (deadline.due, phase
-// "upcoming" then "overdue") and expires exceptions. Marking a breach uses
-// the incident's version column, so several nodes may tick at once and each
-// event is published once.
+// "upcoming" then "overdue"), expires exceptions (exception.changed) and
+// prunes old grouping keys. Breaches are marked through the incident's
+// version column, so several nodes may tick at once and each event is
+// published once. SLA clocks pause while an incident waits on a third
+// party and, with a business-hours calendar, run only in business hours.
 //
-// Concurrent edits use optimistic concurrency: every incident carries a
-// version; an update naming an older version fails with store.ErrConflict.
+// # Storage
+//
+// Everything lives in the state database (SQLite or PostgreSQL), evidence
+// included, with a tenant on every row. Concurrent edits use optimistic
+// concurrency: every incident carries a version; an update naming an older
+// version fails with store.ErrConflict (HTTP 409).
 package cases
 
 import (
@@ -51,6 +66,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wacht-soc/wacht/event"
@@ -86,6 +102,7 @@ var (
 // Domain event types published on the bus.
 const (
 	EventAlertCreated      = "alert.created"
+	EventAlertUpdated      = "alert.updated"
 	EventIncidentCreated   = "incident.created"
 	EventIncidentUpdated   = "incident.updated"
 	EventIncidentEscalated = "incident.escalated"
@@ -145,6 +162,9 @@ type Service struct {
 	catalog     *Catalog
 	assetCrit   func(ctx context.Context, tenant string, entities []Entity) int
 	maxEvidence int64
+
+	mu       sync.Mutex
+	prunedAt time.Time // last pruning of group keys
 }
 
 // New returns the service. The database must have the cases migrations

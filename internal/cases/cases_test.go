@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/wacht-soc/wacht/internal/bus"
 	"github.com/wacht-soc/wacht/internal/store"
 	"github.com/wacht-soc/wacht/internal/store/storetest"
@@ -424,4 +426,126 @@ func TestCommentsNotesObservables(t *testing.T) {
 			t.Fatalf("task %+v", tasks[0])
 		}
 	})
+}
+
+func TestExceptionFromAlert(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		raise := func(host, image string) Alert {
+			t.Helper()
+			in := alert("proc-rule", SevMedium, "host:"+host)
+			in.Logsource = map[string]string{"product": "windows", "category": "process_creation"}
+			in.Events = []json.RawMessage{json.RawMessage(`{"_time":"2026-03-02T09:00:00Z","Image":"C:\\` + image + `","CommandLine":"run","host.name":"` + host + `"}`)}
+			a, err := f.svc.RaiseAlert(f.ctx, "t", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		a := raise("h1", `backup\\agent.exe`)
+		raise("h2", `BACKUP\\agent.exe`)
+		raise("h3", `backup\\other.exe`)
+		in := ExceptionInput{AlertID: a.ID, Fields: map[string]string{"Image": `c:\backup\agent.exe`}, Reason: "backup agent", ExpiresAt: f.clock.Now().Add(48 * time.Hour)}
+		p, err := f.svc.PreviewException(f.ctx, "t", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Considered != 3 || p.Suppressed != 2 {
+			t.Fatalf("preview %+v, want 2 of 3", p)
+		}
+		if _, err := f.svc.PreviewException(f.ctx, "t", ExceptionInput{AlertID: a.ID, Fields: map[string]string{"Image": "x.exe"}, Reason: "r"}); !IsUserError(err) {
+			t.Fatalf("value not in the alert accepted: %v", err)
+		}
+		x, err := f.svc.CreateException(f.ctx, "t", in, "eng")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The document is a Sigma filter the engine can parse.
+		var doc struct {
+			Logsource map[string]string `yaml:"logsource"`
+			Filter    struct {
+				Rules     []string          `yaml:"rules"`
+				Selection map[string]string `yaml:"selection"`
+				Condition string            `yaml:"condition"`
+			} `yaml:"filter"`
+		}
+		if err := yaml.Unmarshal([]byte(x.Sigma), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Filter.Rules[0] != "proc-rule" || doc.Filter.Selection["Image"] != `c:\\backup\\agent.exe` || doc.Filter.Condition != "selection" || doc.Logsource["product"] != "windows" {
+			t.Fatalf("sigma filter:\n%s", x.Sigma)
+		}
+		if len(f.events(EventExceptionChanged)) != 1 {
+			t.Fatal("no exception.changed")
+		}
+		// While active, matching alerts are suppressed.
+		f.clock.Advance(2 * time.Hour) // past the dedup window
+		if s := raise("h9", `backup\\agent.exe`); !s.Suppressed || s.SuppressedBy != x.ID {
+			t.Fatalf("not suppressed: %+v", s)
+		}
+		if s := raise("h9", `backup\\other.exe`); s.Suppressed {
+			t.Fatal("unrelated alert suppressed")
+		}
+		reason := "backup agent, approved by CAB-42"
+		x2, err := f.svc.UpdateException(f.ctx, "t", x.ID, x.Version, ExceptionPatch{Reason: &reason}, "eng")
+		if err != nil || x2.Version != 2 {
+			t.Fatalf("update: %+v %v", x2, err)
+		}
+		if _, err := f.svc.UpdateException(f.ctx, "t", x.ID, 1, ExceptionPatch{Reason: &reason}, "eng"); !errors.Is(err, ErrConflict) {
+			t.Fatalf("stale update: %v", err)
+		}
+		// It expires on its own.
+		f.clock.Advance(47 * time.Hour)
+		if r := f.tick(t); r.Expired != 1 {
+			t.Fatalf("tick %+v", r)
+		}
+		got, err := f.svc.GetException(f.ctx, "t", x.ID)
+		if err != nil || got.Status != ExceptionExpired || len(got.History) != 3 {
+			t.Fatalf("after expiry: %+v %v", got, err)
+		}
+		if s := raise("h8", `backup\\agent.exe`); s.Suppressed {
+			t.Fatal("expired exception still suppresses")
+		}
+		if fs, _ := f.svc.ActiveFilters(f.ctx, "t"); len(fs) != 0 {
+			t.Fatalf("active filters %v", fs)
+		}
+	})
+}
+
+func TestRepeatInBatchReportsIncident(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		as, err := f.svc.RaiseAlerts(f.ctx, "t", []AlertInput{alert("a", SevLow, "host:h1"), alert("a", SevLow, "host:h1"), alert("a", SevLow, "host:h1")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if as[2].IncidentID == "" || as[2].IncidentID != as[0].IncidentID || as[2].ID != as[0].ID || as[2].Count != 3 {
+			t.Fatalf("repeats: %+v / %+v", as[0], as[2])
+		}
+		got, _ := f.svc.GetAlert(f.ctx, "t", as[0].ID)
+		if got.Count != 3 {
+			t.Fatalf("stored count %d", got.Count)
+		}
+	})
+}
+
+func TestClosedIncidentTakesNoAlerts(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		a, _ := f.svc.RaiseAlert(f.ctx, "t", alert("r", SevLow, "host:h"))
+		closed, res := StatusClosed, ResFalsePositive
+		if _, err := f.svc.UpdateIncident(f.ctx, "t", a.IncidentID, 0, IncidentPatch{Status: &closed, Resolution: &res}, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.svc.RaiseAlert(f.ctx, "t", alert("r2", SevLow, "host:h"))
+		if err != nil || b.IncidentID == "" || b.IncidentID == a.IncidentID {
+			t.Fatalf("alert after close went to %q (%v)", b.IncidentID, err)
+		}
+	})
+}
+
+// TestMigrations: the cases schema applies, has a tenant column on every
+// table, and each Down undoes its Up, on every backend.
+func TestMigrations(t *testing.T) {
+	storetest.TestMigrations(t)
 }

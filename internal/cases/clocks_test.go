@@ -487,3 +487,114 @@ func TestParsePeriod(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestConfigOptions(t *testing.T) {
+	var c Config
+	err := yaml.Unmarshal([]byte(`
+grouping: {window: 2h, dedup_window: 10m, rule_entity: true, across_rules: [host]}
+sla:
+  targets:
+    P1: {acknowledge: 5m, contain: 1h, resolve: 8h}
+  business_hours: {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri], start: "08:00", end: "18:00"}
+  escalation: [{level: team_lead, after: 0s}, {level: soc_manager, after: 30m}]
+`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Grouping.Window != 2*time.Hour || o.SLA.Targets[P1].Acknowledge != 5*time.Minute || o.SLA.Targets[P2].Acknowledge != time.Hour ||
+		o.SLA.Calendar == nil || !o.SLA.Calendar.Days[time.Friday] || o.SLA.Calendar.Days[time.Sunday] || o.SLA.Escalation[1].After != 30*time.Minute {
+		t.Fatalf("options %+v %+v", o.Grouping, o.SLA)
+	}
+	for _, bad := range []string{
+		`sla: {targets: {P9: {acknowledge: 1m}}}`,
+		`sla: {business_hours: {timezone: Mars/Olympus, days: [mon], start: "08:00", end: "18:00"}}`,
+		`sla: {business_hours: {timezone: UTC, days: [mon], start: "18:00", end: "08:00"}}`,
+		`grouping: {across_rules: [planet]}`,
+	} {
+		var c Config
+		if err := yaml.Unmarshal([]byte(bad), &c); err != nil {
+			continue
+		}
+		if _, err := c.Options(); err == nil {
+			t.Errorf("accepted: %s", bad)
+		}
+	}
+}
+
+func TestGroupKeysPruned(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		f.svc.RaiseAlert(f.ctx, "t", alert("r", SevLow, "host:a", "user:b"))
+		count := func() int {
+			var n int
+			if err := db.QueryRow(f.ctx, "SELECT COUNT(*) FROM case_group_keys WHERE tenant = ?", "t").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count(); n != 4 {
+			t.Fatalf("keys %d", n)
+		}
+		f.tick(t) // prunes nothing (keys are fresh) and records the time
+		f.clock.Advance(25 * time.Hour)
+		f.tick(t)
+		if n := count(); n != 0 {
+			t.Fatalf("keys after the window: %d", n)
+		}
+	})
+}
+
+// TestNIS2ProgressReport: the final report falls due while the incident is
+// still ongoing, so a progress report is due then and the final report one
+// month after the incident is handled (Art. 23(4)(e)).
+func TestNIS2ProgressReport(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		inc := f.incident(t, NewIncident{Title: "long outage"})
+		if _, err := f.svc.Flag(f.ctx, "t", inc.ID, FlagInput{Regime: RegimeNIS2}, "ciso"); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []string{"early_warning", "incident_notification"} {
+			if _, err := f.svc.SubmitStage(f.ctx, "t", inc.ID, RegimeNIS2, st, "", "ciso"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		finalDue := f.clock.Now().AddDate(0, 1, 0)
+		f.drain()
+		f.clock.Advance(finalDue.Sub(f.clock.Now()) + time.Minute)
+		f.tick(t)
+		got := strings.Join(deadlineEvents(f.events(EventDeadlineDue)), ",")
+		if got != "nis2/progress_report/overdue" {
+			t.Fatalf("events %q", got)
+		}
+		sts, _ := f.svc.Stages(f.ctx, "t", inc.ID)
+		if fr := stageOf(t, sts, RegimeNIS2, "final_report"); fr.Status != StageReplaced {
+			t.Fatalf("final report %+v", fr)
+		}
+		if pr := stageOf(t, sts, RegimeNIS2, "progress_report"); pr.Status != StagePending || !pr.Due.Equal(finalDue) {
+			t.Fatalf("progress report %+v", pr)
+		}
+		if _, err := f.svc.SubmitStage(f.ctx, "t", inc.ID, RegimeNIS2, "final_report", "", "ciso"); !IsUserError(err) {
+			t.Fatalf("replaced final report submitted: %v", err)
+		}
+		if _, err := f.svc.SubmitStage(f.ctx, "t", inc.ID, RegimeNIS2, "progress_report", "P-1", "ciso"); err != nil {
+			t.Fatal(err)
+		}
+		if after := stageOf(t, sts, RegimeNIS2, "final_report_after_handling"); after.Status != StageAwaiting {
+			t.Fatalf("after handling %+v", after)
+		}
+		f.clock.Advance(10 * 24 * time.Hour)
+		closed, res := StatusClosed, ResTruePositive
+		if _, err := f.svc.UpdateIncident(f.ctx, "t", inc.ID, 0, IncidentPatch{Status: &closed, Resolution: &res}, "ana"); err != nil {
+			t.Fatal(err)
+		}
+		sts, _ = f.svc.Stages(f.ctx, "t", inc.ID)
+		if after := stageOf(t, sts, RegimeNIS2, "final_report_after_handling"); after.Status != StagePending || !after.Due.Equal(f.clock.Now().AddDate(0, 1, 0)) {
+			t.Fatalf("after handling once closed %+v", after)
+		}
+	})
+}

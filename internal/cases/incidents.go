@@ -76,20 +76,15 @@ func scanIncident(r rowScanner) (Incident, error) {
 	return inc, nil
 }
 
-func insertIncident(ctx context.Context, q store.Querier, inc *Incident) error {
-	args := append([]any{inc.Tenant, inc.ID}, inc.mutableArgs()...)
-	// created_at sits between updated_at and the rest in mutableArgs' order;
-	// insert with an explicit column list matching it.
-	cols := `tenant, id, title, description, kind, status, resolution, severity, priority, priority_manual, score,
+// incidentInsertCols matches incidentInsertArgs.
+const incidentInsertCols = `tenant, id, title, description, kind, status, resolution, severity, priority, priority_manual, score,
 explanation, assignee, team, alert_count, entities, attack, rules, waiting, waiting_reason, merged_into, first_alert_at,
 last_alert_at, updated_at, ack_at, contained_at, resolved_at, sla_ack_s, sla_contain_s, sla_resolve_s, sla_paused_s,
 sla_paused_at, sla_ack_breach, sla_cont_breach, sla_res_breach, escalation, escalated_to, sla_next_at, created_at, version`
-	args = append(args, store.TimeOf(inc.CreatedAt), inc.Version)
-	_, err := q.Exec(ctx, "INSERT INTO case_incidents ("+cols+") VALUES ("+store.Placeholders(len(args))+")", args...)
-	if err != nil {
-		return fmt.Errorf("insert incident %s: %w", inc.ID, err)
-	}
-	return nil
+
+func incidentInsertArgs(inc *Incident) []any {
+	args := append([]any{inc.Tenant, inc.ID}, inc.mutableArgs()...)
+	return append(args, store.TimeOf(inc.CreatedAt), inc.Version)
 }
 
 // saveIncident writes inc if its version is still inc.Version and bumps it.
@@ -184,7 +179,7 @@ func (s *Service) ListIncidents(ctx context.Context, tenant string, f IncidentFi
 	}
 	limit := clampLimit(f.Limit)
 	rows, err := s.db.Query(ctx, "SELECT "+incidentCols+" FROM case_incidents WHERE "+strings.Join(where, " AND ")+
-		fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT %d", limit), args...)
+		fmt.Sprintf(" ORDER BY created_at DESC LIMIT %d", limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -280,17 +275,60 @@ func (s *Service) newIncident(tenant string, now time.Time, title, kind string, 
 // createIncident inserts inc with its task template and first timeline
 // entry.
 func (s *Service) createIncident(ctx context.Context, tx *store.Tx, inc *Incident, actor, why string) error {
-	inc.SLA.nextAt = s.nextCheck(inc)
-	if err := insertIncident(ctx, tx, inc); err != nil {
-		return err
+	return s.createIncidents(ctx, tx, []*Incident{inc}, actor, why)
+}
+
+// createIncidents inserts new incidents and their first timeline entries
+// with a few multi-row statements (tasks are stored on first use, see
+// Tasks).
+func (s *Service) createIncidents(ctx context.Context, tx *store.Tx, incs []*Incident, actor, why string) error {
+	if len(incs) == 0 {
+		return nil
 	}
-	for i, title := range taskTemplate(inc.Type) {
-		if _, err := tx.Exec(ctx, `INSERT INTO case_tasks (tenant, id, incident_id, position, title, assignee, done_by, created_at, version)
-VALUES (?, ?, ?, ?, ?, '', '', ?, 1)`, inc.Tenant, newID("tsk_"), inc.ID, i+1, title, store.TimeOf(inc.CreatedAt)); err != nil {
-			return fmt.Errorf("create tasks of %s: %w", inc.ID, err)
+	var rows, tl [][]any
+	for _, inc := range incs {
+		inc.SLA.nextAt = s.nextCheck(inc)
+		rows = append(rows, incidentInsertArgs(inc))
+		tl = append(tl, []any{inc.Tenant, newID("tl_"), inc.ID, store.TimeOf(inc.CreatedAt), "created", actor, why, ""})
+	}
+	if err := insertRows(ctx, tx, "INSERT INTO case_incidents ("+incidentInsertCols+")", rows, ""); err != nil {
+		return fmt.Errorf("insert incidents: %w", err)
+	}
+	if err := insertRows(ctx, tx, "INSERT INTO case_timeline (tenant, id, incident_id, at, kind, actor, text, ref)", tl, ""); err != nil {
+		return fmt.Errorf("add timeline entries: %w", err)
+	}
+	return nil
+}
+
+// insertRows runs head VALUES (…), (…) suffix over rows in chunks that
+// stay below both backends' parameter limits.
+func insertRows(ctx context.Context, q store.Querier, head string, rows [][]any, suffix string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ncols := len(rows[0])
+	per := max(1, min(500, 30000/ncols))
+	ph := "(" + store.Placeholders(ncols) + ")"
+	for i := 0; i < len(rows); i += per {
+		chunk := rows[i:min(len(rows), i+per)]
+		var b strings.Builder
+		b.WriteString(head)
+		b.WriteString(" VALUES ")
+		args := make([]any, 0, len(chunk)*ncols)
+		for j, r := range chunk {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(ph)
+			args = append(args, r...)
+		}
+		b.WriteString(" ")
+		b.WriteString(suffix)
+		if _, err := q.Exec(ctx, b.String(), args...); err != nil {
+			return err
 		}
 	}
-	return addTimeline(ctx, tx, inc.Tenant, inc.ID, inc.CreatedAt, "created", actor, why, "")
+	return nil
 }
 
 // IncidentPatch changes an incident; nil fields stay.
@@ -340,8 +378,8 @@ func (s *Service) UpdateIncident(ctx context.Context, tenant, id string, version
 			}
 		}
 		if inc.Status == StatusClosed {
-			if _, err := tx.Exec(ctx, "DELETE FROM case_group_keys WHERE tenant = ? AND incident_id = ?", tenant, id); err != nil {
-				return fmt.Errorf("release group keys of %s: %w", id, err)
+			if err := s.startHandledStages(ctx, tx, &inc, inc.UpdatedAt); err != nil {
+				return err
 			}
 		}
 		evs = append(evs, bus.Event{Type: EventIncidentUpdated, Tenant: tenant, Subject: id, Actor: actor,

@@ -40,6 +40,11 @@ const (
 	AnchorClassified Anchor = "classified"
 	AnchorSubmitted  Anchor = "submitted"
 	AnchorRequest    Anchor = "request"
+	// AnchorOngoing: due when the After stage falls due while the
+	// incident is still open, replacing it (NIS2 progress report).
+	AnchorOngoing Anchor = "ongoing"
+	// AnchorHandled: runs from the incident's closing.
+	AnchorHandled Anchor = "handled"
 )
 
 // ContentSource names the incident fact that fills a report item.
@@ -212,9 +217,13 @@ func ParseCatalog(b []byte) (*Catalog, error) {
 				if st.Deadline.IsZero() {
 					return nil, fmt.Errorf("regulatory catalog: %s %s: deadline required", r.ID, st.ID)
 				}
-			case AnchorSubmitted:
+			case AnchorSubmitted, AnchorOngoing:
 				if !seen[st.After] {
 					return nil, fmt.Errorf("regulatory catalog: %s %s: after %q must name an earlier stage", r.ID, st.ID, st.After)
+				}
+			case AnchorHandled:
+				if st.Deadline.IsZero() {
+					return nil, fmt.Errorf("regulatory catalog: %s %s: deadline required", r.ID, st.ID)
 				}
 			case AnchorRequest:
 			default:
@@ -300,6 +309,9 @@ const (
 	StageAwaiting  StageStatus = "awaiting"
 	StagePending   StageStatus = "pending"
 	StageSubmitted StageStatus = "submitted"
+	// StageReplaced: fell due while the incident was ongoing; a progress
+	// report took its place (NIS2 Art. 23(4)(e)).
+	StageReplaced StageStatus = "replaced"
 )
 
 // RegStage is one reporting stage of a flagged incident.
@@ -343,7 +355,7 @@ func dueOf(def *StageDef, f RegFlag, submittedAfter time.Time) time.Time {
 		anchor = f.ClassifiedAt
 	case AnchorSubmitted:
 		anchor = submittedAfter
-	case AnchorRequest:
+	case AnchorRequest, AnchorOngoing, AnchorHandled:
 		return time.Time{}
 	}
 	if anchor.IsZero() {
@@ -357,7 +369,7 @@ func dueOf(def *StageDef, f RegFlag, submittedAfter time.Time) time.Time {
 			capAnchor = f.AwareAt
 		case AnchorClassified:
 			capAnchor = f.ClassifiedAt
-		case AnchorSubmitted, AnchorRequest:
+		case AnchorSubmitted, AnchorRequest, AnchorOngoing, AnchorHandled:
 		}
 		if !capAnchor.IsZero() {
 			// The cap applies while it can still be met; an incident

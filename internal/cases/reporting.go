@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/wacht-soc/wacht/internal/bus"
@@ -75,8 +74,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, tenant, incID, string(f.Regime), store.TimeOf(
 		}
 		for i := range rd.Stages {
 			def := &rd.Stages[i]
-			if def.Anchor == AnchorRequest {
-				continue
+			switch def.Anchor {
+			case AnchorRequest, AnchorOngoing, AnchorHandled:
+				continue // created when their event happens
+			case AnchorAware, AnchorClassified, AnchorSubmitted:
 			}
 			due := dueOf(def, f, time.Time{})
 			status := StagePending
@@ -180,7 +181,7 @@ func (s *Service) SubmitStage(ctx context.Context, tenant, incID string, regime 
 		var target *RegStage
 		for i := range all {
 			st := &all[i]
-			if st.Regime == regime && st.Stage == stageID && st.Status != StageAwaiting &&
+			if st.Regime == regime && st.Stage == stageID && st.Status != StageAwaiting && st.Status != StageReplaced &&
 				(target == nil || target.Status == StageSubmitted) {
 				target = st
 			}
@@ -319,6 +320,14 @@ func (s *Service) tickDeadlines(ctx context.Context, now time.Time) (int, error)
 		var phase DeadlinePhase
 		switch {
 		case !now.Before(st.Due) && st.OverdueAt.IsZero():
+			replaced, err := s.replaceIfOngoing(ctx, it.tenant, st, now)
+			if err != nil {
+				return n, err
+			}
+			if replaced {
+				n++
+				continue
+			}
 			phase = PhaseOverdue
 		case st.WarnedAt.IsZero() && !now.Before(st.Due.Add(-warnLead(span))):
 			phase = PhaseUpcoming
@@ -367,7 +376,7 @@ func (s *Service) stageSpan(ctx context.Context, tenant string, st RegStage) (ti
 		anchor = f.AwareAt
 	case AnchorClassified:
 		anchor = f.ClassifiedAt
-	case AnchorSubmitted, AnchorRequest:
+	case AnchorSubmitted, AnchorRequest, AnchorOngoing, AnchorHandled:
 		return def.Deadline.Approx(), nil
 	}
 	if anchor.IsZero() || !st.Due.After(anchor) {
@@ -393,9 +402,97 @@ func yesNo(b *bool, unknown string) string {
 	return "no"
 }
 
-func orMissing(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return ""
+// replaceIfOngoing handles a stage falling due while its incident is still
+// open when the catalog has a stage anchored "ongoing" after it (NIS2: a
+// progress report is due at that time, and the final report one month
+// after the incident is handled). It reports whether it replaced st.
+func (s *Service) replaceIfOngoing(ctx context.Context, tenant string, st RegStage, now time.Time) (bool, error) {
+	rd, ok := s.catalog.Regime(st.Regime)
+	if !ok {
+		return false, nil
 	}
-	return s
+	var ongoing []*StageDef
+	var positions []int
+	for i := range rd.Stages {
+		if rd.Stages[i].Anchor == AnchorOngoing && rd.Stages[i].After == st.Stage {
+			ongoing = append(ongoing, &rd.Stages[i])
+			positions = append(positions, i+1)
+		}
+	}
+	if len(ongoing) == 0 {
+		return false, nil
+	}
+	var evs []bus.Event
+	replaced := false
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		evs, replaced = nil, false
+		inc, err := s.loadIncident(ctx, tx, tenant, st.IncidentID)
+		if err != nil {
+			return err
+		}
+		if inc.Status == StatusClosed {
+			return nil
+		}
+		if _, err := store.UpdateVersioned(ctx, tx, "case_reg_stages", tenant, st.ID, st.Version, "status = ?", string(StageReplaced)); err != nil {
+			return err
+		}
+		for i, def := range ongoing {
+			id := newID("rst_")
+			if _, err := tx.Exec(ctx, `INSERT INTO case_reg_stages (tenant, id, incident_id, regime, stage, position, status, due_at, submitted_by, reference, warned_at, overdue_at, version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, 1)`, tenant, id, st.IncidentID, string(st.Regime), def.ID, positions[i], string(StagePending),
+				store.TimeOf(st.Due), store.TimeOf(now), store.TimeOf(now)); err != nil {
+				return fmt.Errorf("create stage %s of %s: %w", def.ID, st.IncidentID, err)
+			}
+			evs = append(evs, bus.Event{Type: EventDeadlineDue, Tenant: tenant, Subject: st.IncidentID, Actor: SystemActor,
+				Data: DeadlineDue{IncidentID: st.IncidentID, Regime: st.Regime, Stage: def.ID, Ref: def.Ref, Due: st.Due, Phase: PhaseOverdue}})
+		}
+		for i := range rd.Stages {
+			def := &rd.Stages[i]
+			if def.Anchor != AnchorHandled {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO case_reg_stages (tenant, id, incident_id, regime, stage, position, status, submitted_by, reference, version)
+VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 1)`, tenant, newID("rst_"), st.IncidentID, string(st.Regime), def.ID, i+1, string(StageAwaiting)); err != nil {
+				return fmt.Errorf("create stage %s of %s: %w", def.ID, st.IncidentID, err)
+			}
+		}
+		replaced = true
+		return addTimeline(ctx, tx, tenant, st.IncidentID, now, "regulatory", SystemActor,
+			fmt.Sprintf("%s %s fell due while the incident is ongoing: progress report due now, final report one month after handling", st.Regime, st.Stage), st.ID)
+	})
+	if errors.Is(err, ErrConflict) {
+		return true, nil // another node did it
+	}
+	if err != nil {
+		return false, err
+	}
+	s.publish(ctx, evs)
+	return replaced, nil
+}
+
+// startHandledStages starts the stages that run from the incident's
+// closing (inside the closing transaction).
+func (s *Service) startHandledStages(ctx context.Context, tx *store.Tx, inc *Incident, now time.Time) error {
+	sts, err := s.stages(ctx, tx, inc.Tenant, inc.ID)
+	if err != nil {
+		return err
+	}
+	for _, st := range sts {
+		if st.Status != StageAwaiting {
+			continue
+		}
+		rd, ok := s.catalog.Regime(st.Regime)
+		if !ok {
+			continue
+		}
+		def, _, ok := rd.Stage(st.Stage)
+		if !ok || def.Anchor != AnchorHandled {
+			continue
+		}
+		if _, err := store.UpdateVersioned(ctx, tx, "case_reg_stages", inc.Tenant, st.ID, st.Version,
+			"status = ?, due_at = ?", string(StagePending), store.TimeOf(def.Deadline.AddTo(now))); err != nil {
+			return err
+		}
+	}
+	return nil
 }

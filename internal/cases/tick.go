@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/wacht-soc/wacht/internal/bus"
 	"github.com/wacht-soc/wacht/internal/store"
@@ -14,6 +15,7 @@ type TickResult struct {
 	Breaches    int `json:"breaches"`
 	Escalations int `json:"escalations"`
 	Deadlines   int `json:"deadlines"`
+	Expired     int `json:"exceptions_expired"`
 }
 
 // Tick advances every clock to the service's now: SLA breaches and
@@ -33,7 +35,14 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	}
 	d, err := s.tickDeadlines(ctx, now)
 	res.Deadlines = d
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	res.Expired, err = s.expireExceptions(ctx, now)
+	if err != nil {
+		return res, err
+	}
+	return res, s.pruneGroupKeys(ctx, now)
 }
 
 // tickSLA looks at up to 500 incidents whose next SLA check is due.
@@ -97,4 +106,22 @@ func (s *Service) tickSLA(ctx context.Context, res *TickResult) (int, error) {
 		s.publish(ctx, evs)
 	}
 	return len(due), nil
+}
+
+// pruneGroupKeys drops grouping keys older than the window, at most once
+// an hour (it scans the table).
+func (s *Service) pruneGroupKeys(ctx context.Context, now time.Time) error {
+	s.mu.Lock()
+	due := now.Sub(s.prunedAt) >= time.Hour
+	if due {
+		s.prunedAt = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return nil
+	}
+	if _, err := s.db.Exec(ctx, "DELETE FROM case_group_keys WHERE last_seen_at < ?", store.TimeOf(now.Add(-s.group.Window))); err != nil {
+		return fmt.Errorf("prune group keys: %w", err)
+	}
+	return nil
 }

@@ -136,21 +136,6 @@ func (p Priority) Valid() bool {
 	return false
 }
 
-// rank: P1 = 1 … P4 = 4.
-func (p Priority) rank() int {
-	switch p {
-	case P1:
-		return 1
-	case P2:
-		return 2
-	case P3:
-		return 3
-	case P4:
-		return 4
-	}
-	return 5
-}
-
 // TLP is the Traffic Light Protocol 2.0 marking of an observable.
 type TLP string
 
@@ -263,6 +248,10 @@ type Alert struct {
 	Events []json.RawMessage `json:"events,omitempty"`
 	// Deduplicated is set by RaiseAlert when the input repeated an alert.
 	Deduplicated bool `json:"deduplicated,omitempty"`
+	// Suppressed is set by RaiseAlert when an active exception matched;
+	// the alert is then not stored (SuppressedBy names the exception).
+	Suppressed   bool   `json:"suppressed,omitempty"`
+	SuppressedBy string `json:"suppressed_by,omitempty"`
 }
 
 // Incident is a case: alerts grouped into one thing to work on.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,16 +145,14 @@ func (s *Service) AddAlertNote(ctx context.Context, tenant, alertID, body, autho
 	if strings.TrimSpace(body) == "" || len(body) > 100000 {
 		return Comment{}, userErrorf("note: required, at most 100000 characters")
 	}
-	a, err := s.GetAlert(ctx, tenant, alertID)
-	if err != nil {
+	if _, err := s.GetAlert(ctx, tenant, alertID); err != nil {
 		return Comment{}, err
 	}
 	c := Comment{ID: newID("cmt_"), SubjectKind: "alert", SubjectID: alertID, Author: author, Body: body, CreatedAt: s.clock()}
 	if err := insertComment(ctx, s.db, tenant, c); err != nil {
 		return Comment{}, err
 	}
-	s.publish(ctx, []bus.Event{{Type: "alert.updated", Tenant: tenant, Subject: alertID, Actor: author, Data: c}})
-	_ = a
+	s.publish(ctx, []bus.Event{{Type: EventAlertUpdated, Tenant: tenant, Subject: alertID, Actor: author, Data: c}})
 	return c, nil
 }
 
@@ -227,8 +226,51 @@ func taskTemplate(kind string) []string {
 }
 
 // Tasks lists the incident's tasks in order.
+//
+// A new incident's checklist is its type's template, stored only when
+// someone first works on it (SetTaskDone, AddTask): alerts open incidents
+// at a high rate, and most are closed without touching a task. Template
+// tasks have the same ids before and after.
 func (s *Service) Tasks(ctx context.Context, tenant, incID string) ([]Task, error) {
-	rows, err := s.db.Query(ctx, "SELECT id, position, title, assignee, done_at, done_by FROM case_tasks WHERE tenant = ? AND incident_id = ? ORDER BY position, id", tenant, incID)
+	inc, err := s.loadIncident(ctx, s.db, tenant, incID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := queryTasks(ctx, s.db, tenant, incID)
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	for i, title := range taskTemplate(inc.Type) {
+		out = append(out, Task{ID: templateTaskID(incID, i+1), Position: i + 1, Title: title})
+	}
+	return out, nil
+}
+
+func templateTaskID(incID string, pos int) string {
+	return "tsk_" + strings.TrimPrefix(incID, "inc_") + "_" + strconv.Itoa(pos)
+}
+
+// materializeTasks stores the template tasks of an incident that has none.
+func materializeTasks(ctx context.Context, tx *store.Tx, inc *Incident, now time.Time) error {
+	var n int
+	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM case_tasks WHERE tenant = ? AND incident_id = ?", inc.Tenant, inc.ID).Scan(&n); err != nil {
+		return fmt.Errorf("count tasks of %s: %w", inc.ID, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var rows [][]any
+	for i, title := range taskTemplate(inc.Type) {
+		rows = append(rows, []any{inc.Tenant, templateTaskID(inc.ID, i+1), inc.ID, i + 1, title, "", "", store.TimeOf(now), 1})
+	}
+	if err := insertRows(ctx, tx, "INSERT INTO case_tasks (tenant, id, incident_id, position, title, assignee, done_by, created_at, version)", rows, ""); err != nil {
+		return fmt.Errorf("store tasks of %s: %w", inc.ID, err)
+	}
+	return nil
+}
+
+func queryTasks(ctx context.Context, q store.Querier, tenant, incID string) ([]Task, error) {
+	rows, err := q.Query(ctx, "SELECT id, position, title, assignee, done_at, done_by FROM case_tasks WHERE tenant = ? AND incident_id = ? ORDER BY position, id", tenant, incID)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks of %s: %w", incID, err)
 	}
@@ -253,6 +295,9 @@ func (s *Service) AddTask(ctx context.Context, tenant, incID, title, assignee, a
 	}
 	t := Task{ID: newID("tsk_"), Title: title, Assignee: assignee}
 	err := s.touch(ctx, tenant, incID, actor, "task added", func(tx *store.Tx, inc *Incident) error {
+		if err := materializeTasks(ctx, tx, inc, s.clock()); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(position), 0) + 1 FROM case_tasks WHERE tenant = ? AND incident_id = ?", tenant, incID).Scan(&t.Position); err != nil {
 			return fmt.Errorf("add task to %s: %w", incID, err)
 		}
@@ -269,6 +314,9 @@ VALUES (?, ?, ?, ?, ?, ?, '', ?, 1)`, tenant, t.ID, incID, t.Position, title, as
 func (s *Service) SetTaskDone(ctx context.Context, tenant, incID, taskID string, done bool, actor string) error {
 	now := s.clock()
 	return s.touch(ctx, tenant, incID, actor, "task "+taskID, func(tx *store.Tx, inc *Incident) error {
+		if err := materializeTasks(ctx, tx, inc, now); err != nil {
+			return err
+		}
 		var title string
 		var version int64
 		err := tx.QueryRow(ctx, "SELECT title, version FROM case_tasks WHERE tenant = ? AND id = ? AND incident_id = ?", tenant, taskID, incID).Scan(&title, &version)

@@ -31,6 +31,40 @@ type Config struct {
 	Journal Journal `yaml:"journal"`
 	Store   Store   `yaml:"store"`
 	State   State   `yaml:"state"`
+	// Detect configures the Sigma engine.
+	Detect Detect `yaml:"detect"`
+	// OIDC configures single sign-on (empty issuer: off).
+	OIDC OIDC `yaml:"oidc"`
+	// Playbooks configures SOAR.
+	Playbooks Playbooks `yaml:"playbooks"`
+}
+
+// Detect configures detection.
+type Detect struct {
+	// Rules are folders or files of Sigma rules (SigmaHQ's checkout, your
+	// own); the starter pack is always loaded. WACHT_RULES (colon-separated)
+	// is read too, for scripts.
+	Rules []string `yaml:"rules"`
+}
+
+// OIDC configures OpenID Connect sign-in.
+type OIDC struct {
+	Issuer       string `yaml:"issuer"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	RedirectURL  string `yaml:"redirect_url"`
+}
+
+// Playbooks configures the SOAR runner.
+type Playbooks struct {
+	// SecretsKey (base64 or hex, 32 bytes) or SecretsKeyFile seals stored
+	// secrets; default: DATA/secrets.key, created on first start.
+	SecretsKey     string `yaml:"secrets_key"`
+	SecretsKeyFile string `yaml:"secrets_key_file"`
+	// AllowHosts may be reached by http.request and chat.post ("*": any).
+	AllowHosts []string `yaml:"allow_hosts"`
+	// AllowLoopback also allows 127.0.0.1, ::1 and localhost.
+	AllowLoopback bool `yaml:"allow_loopback"`
 }
 
 // Log configures wacht's own logs.
@@ -174,7 +208,8 @@ func applyEnv(cfg *Config, environ []string) error {
 			continue
 		}
 		switch {
-		case name == "WACHT_SERVER", name == "WACHT_TOKEN", name == "WACHT_CONFIG", name == "WACHT_SHARED",
+		case name == "WACHT_SERVER", name == "WACHT_TOKEN", name == "WACHT_CONFIG", name == "WACHT_SHARED", name == "WACHT_RULES",
+			strings.HasPrefix(name, "WACHT_BENCH_"),
 			strings.HasPrefix(name, "WACHT_TEST_"), strings.HasPrefix(name, "WACHT_REQUIRE_"):
 			continue
 		}
@@ -305,6 +340,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.MemoryBytes != 0 && c.Store.MemoryBytes < 32<<20 {
 		bad("store.memory_bytes", "%d is below the minimum of 32MiB", c.Store.MemoryBytes)
+	}
+	if (c.OIDC.Issuer == "") != (c.OIDC.ClientID == "") {
+		bad("oidc", "issuer and client_id must be given together")
+	}
+	if c.OIDC.Issuer != "" && c.OIDC.RedirectURL == "" {
+		bad("oidc.redirect_url", "required with oidc.issuer (e.g. https://wacht.example/api/v1/auth/oidc/callback)")
 	}
 	switch c.State.Driver {
 	case "sqlite":

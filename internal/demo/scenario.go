@@ -15,7 +15,9 @@
 package demo
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -156,7 +158,7 @@ func sysmon1(t time.Time, r *rand.Rand, img, cmd, parent, parentCmd string) map[
 				"ParentProcessId":   fmt.Sprint(1000 + r.IntN(9000)),
 				"ParentImage":       parent,
 				"ParentCommandLine": parentCmd,
-				"Hashes":            fmt.Sprintf("SHA256=%064X", r.Uint64()),
+				"Hashes":            "SHA256=" + strings.ToUpper(hex.EncodeToString(func() []byte { h := sha256.Sum256([]byte(img)); return h[:] }())),
 			},
 		},
 	}

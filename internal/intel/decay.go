@@ -75,7 +75,7 @@ func (m DecayModel) Horizon(base float64) time.Duration {
 // valid_until and the moment its decayed confidence crosses the threshold,
 // counted from when it was last seen (or valid from, or first seen).
 func AlertUntil(ind *Indicator, m DecayModel) time.Time {
-	end := time.Unix(math.MaxInt32, 0)
+	end := time.Unix(math.MaxUint32, 0) // the index keeps 32-bit Unix seconds
 	if !ind.ValidUntil.IsZero() && ind.ValidUntil.Before(end) {
 		end = ind.ValidUntil
 	}

@@ -73,6 +73,12 @@ type Service struct {
 	state     atomic.Pointer[state]
 	rebuildMu sync.Mutex
 
+	pendingMu sync.Mutex
+	pendingRb map[string]*time.Timer
+	// importing counts open imports per tenant; a deferred rebuild waits
+	// for them.
+	importing map[string]int
+
 	hits    chan pending
 	stats   counters
 	started atomic.Bool
@@ -92,7 +98,7 @@ type tenantIndex struct {
 }
 
 type counters struct {
-	events, matched, suppressed, dropped, sighted, collisions atomic.Uint64
+	events, matched, suppressed, dropped, sighted, replayed, collisions atomic.Uint64
 }
 
 // Deps are what a Service uses. Bus and Events may be nil (tools and
@@ -118,7 +124,42 @@ func New(d Deps, cfg Config) *Service {
 	s := &Service{repo: repo{d.DB}, bus: d.Bus, events: d.Events, now: d.Now, log: d.Log, cfg: cfg,
 		hits: make(chan pending, cfg.SightingQueue), stopped: make(chan struct{})}
 	s.state.Store(&state{tenants: map[string]*tenantIndex{}})
+	s.pendingRb = map[string]*time.Timer{}
+	s.importing = map[string]int{}
 	return s
+}
+
+// rebuildDelay is how long a deferred rebuild waits for further imports:
+// a folder of 2,000 list files uploaded one by one rebuilds once.
+const rebuildDelay = 2 * time.Second
+
+// ScheduleRebuild rebuilds the tenant's index once no import asked for a
+// rebuild for rebuildDelay.
+func (s *Service) ScheduleRebuild(tenant string) {
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if t := s.pendingRb[tenant]; t != nil {
+		t.Reset(rebuildDelay)
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(rebuildDelay, func() {
+		s.pendingMu.Lock()
+		if s.importing[tenant] > 0 {
+			// More is being imported: the import that closes last decides.
+			t.Reset(rebuildDelay)
+			s.pendingMu.Unlock()
+			return
+		}
+		delete(s.pendingRb, tenant)
+		s.pendingMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if err := s.Rebuild(ctx, tenant); err != nil {
+			s.log.Error("intel_rebuild_failed", "tenant", tenant, "err", err)
+		}
+	})
+	s.pendingRb[tenant] = t
 }
 
 // Start builds the index of every tenant with indicators and starts the
@@ -143,6 +184,12 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Stop ends the worker after it recorded what was queued.
 func (s *Service) Stop() {
+	s.pendingMu.Lock()
+	for t, tm := range s.pendingRb {
+		tm.Stop()
+		delete(s.pendingRb, t)
+	}
+	s.pendingMu.Unlock()
 	if !s.started.Load() {
 		return
 	}
@@ -178,11 +225,10 @@ func (s *Service) Rebuild(ctx context.Context, tenant string) error {
 		return fmt.Errorf("count indicators of %s: %w", tenant, err)
 	}
 	b := NewIndexBuilder(int(n))
-	err = s.repo.each(ctx, tenant, func(ind *Indicator) error {
+	err = s.repo.eachForIndex(ctx, tenant, func(ind *Indicator) {
 		listed := ind.Warninglist != "" || wl.Check(ind.Type, ind.Value) != ""
 		b.Add(IndexEntry{Type: ind.Type, Value: ind.Value, Confidence: ind.Confidence, TLP: ind.TLP,
 			AlertUntil: AlertUntil(ind, s.cfg.Decay[ind.Type]), Warninglist: listed})
-		return nil
 	})
 	if err != nil {
 		return err
@@ -225,9 +271,13 @@ type Import struct {
 	wl     *WarninglistSet
 	lists  bool
 	fresh  []Indicator // retro-match candidates
+	closed bool
+	// DeferRebuild makes Close schedule the index rebuild (ScheduleRebuild)
+	// instead of doing it: for many imports in a row.
+	DeferRebuild bool
 }
 
-const importBatch = 20000
+const importBatch = 100000
 
 // NewImport starts an import into tenant, recording source on every
 // indicator that names none.
@@ -236,8 +286,24 @@ func (s *Service) NewImport(tenant, source string) *Import {
 	if ti := s.state.Load().tenants[tenant]; ti != nil {
 		wl = ti.wl
 	}
+	s.pendingMu.Lock()
+	s.importing[tenant]++
+	s.pendingMu.Unlock()
 	return &Import{s: s, tenant: tenant, source: source, seen: map[string]int{}, wl: wl,
 		stats: ImportStats{ByType: map[string]int{}}}
+}
+
+// done marks the import closed (once).
+func (im *Import) done() {
+	if im.closed {
+		return
+	}
+	im.closed = true
+	im.s.pendingMu.Lock()
+	if im.s.importing[im.tenant]--; im.s.importing[im.tenant] <= 0 {
+		delete(im.s.importing, im.tenant)
+	}
+	im.s.pendingMu.Unlock()
 }
 
 // Add normalizes and queues one indicator. Invalid values are counted and
@@ -345,20 +411,39 @@ func (im *Import) flush(ctx context.Context) error {
 	return nil
 }
 
+// Abort ends an import without writing what is buffered.
+func (im *Import) Abort() {
+	im.buf = nil
+	im.done()
+}
+
 // Stats returns the counts so far.
 func (im *Import) Stats() ImportStats { return im.stats }
 
 // Close writes what is buffered, rebuilds the tenant's index, and
 // retro-matches the new indicators against recent events.
+//
+// An import that is abandoned (the request failed) must still be closed,
+// or Abort-ed, so that deferred rebuilds stop waiting for it.
 func (im *Import) Close(ctx context.Context) (ImportStats, error) {
+	defer im.done()
 	if err := im.flush(ctx); err != nil {
 		return im.stats, err
 	}
 	if im.stats.Stored == 0 && !im.lists {
 		return im.stats, nil
 	}
-	if err := im.s.Rebuild(ctx, im.tenant); err != nil {
-		return im.stats, err
+	if im.DeferRebuild {
+		im.s.ScheduleRebuild(im.tenant)
+	} else {
+		im.s.pendingMu.Lock()
+		if t := im.s.pendingRb[im.tenant]; t != nil && t.Stop() {
+			delete(im.s.pendingRb, im.tenant)
+		}
+		im.s.pendingMu.Unlock()
+		if err := im.s.Rebuild(ctx, im.tenant); err != nil {
+			return im.stats, err
+		}
 	}
 	if len(im.fresh) > 0 && len(im.fresh) <= im.s.cfg.RetroMaxIndicators {
 		n, err := im.s.RetroMatch(ctx, im.tenant, im.fresh)
@@ -378,6 +463,13 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (Indicator, error)
 // List returns indicators matching f, ordered by id.
 func (s *Service) List(ctx context.Context, tenant string, f ListFilter) ([]Indicator, error) {
 	return s.repo.list(ctx, tenant, f)
+}
+
+// Changed pages through the tenant's indicators in the order they were
+// written (TAXII): those written after (after, afterID), marked with one
+// of tlps (none: any), at most limit (1..10,000).
+func (s *Service) Changed(ctx context.Context, tenant string, after time.Time, afterID string, tlps []TLP, limit int) ([]Changed, error) {
+	return s.repo.changedSince(ctx, tenant, after, afterID, tlps, min(max(limit, 1), 10000))
 }
 
 // Each streams all indicators of a tenant (exports).
@@ -413,6 +505,15 @@ func (s *Service) Warninglists(ctx context.Context, tenant string) ([]Warninglis
 	return out, nil
 }
 
+// DeleteWarninglist stops applying a list (indicators it flagged alert
+// again) and rebuilds the index.
+func (s *Service) DeleteWarninglist(ctx context.Context, tenant, name string) error {
+	if err := s.repo.deleteWarninglist(ctx, tenant, name); err != nil {
+		return err
+	}
+	return s.Rebuild(ctx, tenant)
+}
+
 // LookupResult is what is known about one value.
 type LookupResult struct {
 	Type  string `json:"type"`
@@ -440,8 +541,8 @@ func (s *Service) Lookup(ctx context.Context, tenant, value string) (LookupResul
 	res := LookupResult{Type: t.String(), Value: v, Indicators: []Indicator{}}
 	ids := map[string]bool{ID(t, v): true}
 	ti := s.state.Load().tenants[tenant]
-	at := uint32(max(s.now().Unix(), 0))
-	alerting := map[string]bool{}
+	now := s.now()
+	at := uint32(max(now.Unix(), 0))
 	if ti != nil {
 		res.Warninglist = ti.wl.Check(t, v)
 		var hits []Hit
@@ -459,9 +560,7 @@ func (s *Service) Lookup(ctx context.Context, tenant, value string) (LookupResul
 		case TypeIPPort, TypeCIDR, TypePattern, TypeUnknown, numTypes:
 		}
 		for _, h := range hits {
-			id := ID(h.Type, h.Value)
-			ids[id] = true
-			alerting[id] = !h.Warninglisted && !h.Expired
+			ids[ID(h.Type, h.Value)] = true
 		}
 	}
 	keys := make([]string, 0, len(ids))
@@ -478,7 +577,8 @@ func (s *Service) Lookup(ctx context.Context, tenant, value string) (LookupResul
 			return res, err
 		}
 		res.Indicators = append(res.Indicators, ind)
-		if alerting[id] && res.Warninglist == "" {
+		if ind.Warninglist == "" && res.Warninglist == "" && AlertUntil(&ind, s.cfg.Decay[ind.Type]).After(now) &&
+			(ti == nil || ti.wl.Check(ind.Type, ind.Value) == "") {
 			res.Alerting = true
 		}
 	}

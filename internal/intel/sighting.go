@@ -171,10 +171,19 @@ func (s *Service) process(ctx context.Context, batch []pending, cache map[string
 	for i := range ok {
 		ss[i] = ok[i].sg
 	}
-	if err := s.repo.recordSightings(ctx, ss); err != nil {
+	fresh, err := s.repo.recordSightings(ctx, ss)
+	if err != nil {
+		// Alert anyway: losing the record is better than losing the alert.
 		s.log.Error("intel_sightings_record_failed", "count", len(ss), "err", err)
+		for _, sg := range ss {
+			fresh[sg.ID] = true
+		}
 	}
 	for _, o := range ok {
+		if !fresh[o.sg.ID] {
+			s.stats.replayed.Add(1)
+			continue
+		}
 		s.stats.sighted.Add(1)
 		if s.bus == nil {
 			continue

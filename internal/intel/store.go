@@ -68,9 +68,14 @@ func (r repo) upsert(ctx context.Context, tenant string, inds []Indicator, now t
 	}
 	return r.db.Tx(ctx, func(tx *store.Tx) error {
 		if tx.Dialect() == store.SQLite {
-			if _, err := tx.Exec(ctx, "PRAGMA cache_size = -65536"); err != nil {
+			// Inserts by random ids touch pages all over the table: a
+			// 128 MiB page cache for the batch saves re-reading them. The
+			// writer connection is shared, so the default (2 MiB) comes back
+			// after the batch.
+			if _, err := tx.Exec(ctx, "PRAGMA cache_size = -131072"); err != nil {
 				return fmt.Errorf("size sqlite cache: %w", err)
 			}
+			defer func() { _, _ = tx.Exec(ctx, "PRAGMA cache_size = -2000") }()
 		}
 		for start := 0; start < len(inds); start += rowsPerInsert {
 			chunk := inds[start:min(start+rowsPerInsert, len(inds))]
@@ -212,6 +217,77 @@ func (r repo) each(ctx context.Context, tenant string, fn func(*Indicator) error
 	return rows.Err()
 }
 
+// eachForIndex streams only what the match index needs.
+func (r repo) eachForIndex(ctx context.Context, tenant string, fn func(*Indicator)) error {
+	rows, err := r.db.Query(ctx, `SELECT type, value, confidence, tlp, valid_from, valid_until, first_seen, last_seen, warninglist
+		FROM intel_indicators WHERE tenant = ?`, tenant)
+	if err != nil {
+		return fmt.Errorf("read indicators of %s: %w", tenant, err)
+	}
+	defer rows.Close()
+	var ind Indicator
+	var typ, tlp string
+	var vf, vu, fs, ls store.Timestamp
+	for rows.Next() {
+		if err := rows.Scan(&typ, &ind.Value, &ind.Confidence, &tlp, &vf, &vu, &fs, &ls, &ind.Warninglist); err != nil {
+			return fmt.Errorf("read indicators of %s: %w", tenant, err)
+		}
+		ind.Type, _ = ParseType(typ)
+		ind.TLP, _ = ParseTLP(tlp)
+		ind.ValidFrom, ind.ValidUntil, ind.FirstSeen, ind.LastSeen = vf.Time, vu.Time, fs.Time, ls.Time
+		fn(&ind)
+	}
+	return rows.Err()
+}
+
+// Changed is an indicator with the time it was last written.
+type Changed struct {
+	Indicator
+	Updated time.Time
+}
+
+// changedSince pages through a tenant's indicators in the order they were
+// written: after (updated, id), at most limit, only the TLP levels given.
+func (r repo) changedSince(ctx context.Context, tenant string, after time.Time, afterID string, tlps []TLP, limit int) ([]Changed, error) {
+	q := strings.Replace(selectIndicator, "FROM", ", updated_at FROM", 1) + " WHERE tenant = ?"
+	args := []any{tenant}
+	if !after.IsZero() {
+		q += " AND (updated_at > ? OR (updated_at = ? AND id > ?))"
+		args = append(args, store.TimeOf(after), store.TimeOf(after), afterID)
+	}
+	if len(tlps) > 0 {
+		q += " AND tlp IN (" + store.Placeholders(len(tlps)) + ")"
+		for _, t := range tlps {
+			args = append(args, t.String())
+		}
+	}
+	q += fmt.Sprintf(" ORDER BY updated_at, id LIMIT %d", limit)
+	rows, err := r.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list changed indicators: %w", err)
+	}
+	defer rows.Close()
+	var out []Changed
+	for rows.Next() {
+		var c Changed
+		var upd store.Timestamp
+		var typ, tlp, pap, tags, attack string
+		var vf, vu, fs, ls, lsi store.Timestamp
+		if err := rows.Scan(&c.Tenant, &c.ID, &typ, &c.Value, &c.Confidence, &tlp, &pap, &vf, &vu, &c.Source,
+			&fs, &ls, &c.Sightings, &lsi, &tags, &attack, &c.STIXID, &c.Description, &c.Warninglist, &upd); err != nil {
+			return nil, fmt.Errorf("list changed indicators: %w", err)
+		}
+		c.Type, _ = ParseType(typ)
+		c.TLP, _ = ParseTLP(tlp)
+		c.PAP, _ = ParsePAP(pap)
+		c.ValidFrom, c.ValidUntil, c.FirstSeen, c.LastSeen, c.LastSighted = vf.Time, vu.Time, fs.Time, ls.Time, lsi.Time
+		c.Tags, c.Attack = parseList(tags), parseList(attack)
+		c.Updated = upd.Time
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 func (r repo) tenants(ctx context.Context) ([]string, error) {
 	rows, err := r.db.Query(ctx, "SELECT DISTINCT tenant FROM intel_indicators")
 	if err != nil {
@@ -257,21 +333,30 @@ type Sighting struct {
 	Observed    string    `json:"observed"`
 }
 
-func (r repo) recordSightings(ctx context.Context, ss []Sighting) error {
+// recordSightings stores sightings and counts them on their indicators;
+// it returns which were new (a replayed event is not sighted twice).
+func (r repo) recordSightings(ctx context.Context, ss []Sighting) (map[string]bool, error) {
+	fresh := map[string]bool{}
 	if len(ss) == 0 {
-		return nil
+		return fresh, nil
 	}
 	type agg struct {
 		n    int64
 		last time.Time
 	}
-	return r.db.Tx(ctx, func(tx *store.Tx) error {
+	err := r.db.Tx(ctx, func(tx *store.Tx) error {
+		clear(fresh)
 		counts := map[[2]string]*agg{}
 		for _, s := range ss {
-			if _, err := tx.Exec(ctx, "INSERT INTO intel_sightings (tenant, id, indicator_id, seen_at, event_id, field, observed) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING",
-				s.Tenant, s.ID, s.IndicatorID, store.TimeOf(s.Time), s.EventID, s.Field, s.Observed); err != nil {
+			res, err := tx.Exec(ctx, "INSERT INTO intel_sightings (tenant, id, indicator_id, seen_at, event_id, field, observed) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING",
+				s.Tenant, s.ID, s.IndicatorID, store.TimeOf(s.Time), s.EventID, s.Field, s.Observed)
+			if err != nil {
 				return fmt.Errorf("record sighting of %s: %w", s.IndicatorID, err)
 			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
+			fresh[s.ID] = true
 			k := [2]string{s.Tenant, s.IndicatorID}
 			a := counts[k]
 			if a == nil {
@@ -291,6 +376,7 @@ func (r repo) recordSightings(ctx context.Context, ss []Sighting) error {
 		}
 		return nil
 	})
+	return fresh, err
 }
 
 func (r repo) sightings(ctx context.Context, tenant, indicatorID string, limit int) ([]Sighting, error) {
@@ -324,6 +410,21 @@ func (r repo) putWarninglist(ctx context.Context, tenant string, wl *Warninglist
 		tenant, wl.Name, wl.Description, wl.Version, string(wl.Type), string(attrs), strings.Join(wl.List, "\n"), store.TimeOf(now))
 	if err != nil {
 		return fmt.Errorf("store warninglist %s: %w", wl.Name, err)
+	}
+	return nil
+}
+
+func (r repo) deleteWarninglist(ctx context.Context, tenant, name string) error {
+	res, err := r.db.Exec(ctx, "DELETE FROM intel_warninglists WHERE tenant = ? AND name = ?", tenant, name)
+	if err != nil {
+		return fmt.Errorf("delete warninglist %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	_, err = r.db.Exec(ctx, "UPDATE intel_indicators SET warninglist = '' WHERE tenant = ? AND warninglist = ?", tenant, name)
+	if err != nil {
+		return fmt.Errorf("delete warninglist %s: %w", name, err)
 	}
 	return nil
 }

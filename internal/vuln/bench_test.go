@@ -98,7 +98,7 @@ func BenchmarkImportAndList(b *testing.B) {
 							}
 						}
 						lat = append(lat, time.Since(t0))
-						if d := time.Since(t0); d > 50*time.Millisecond {
+						if d := time.Since(t0); d > 100*time.Millisecond {
 							fmt.Fprintf(os.Stderr, "slow filter %+v: %v\n", f, d)
 						}
 					}

@@ -45,6 +45,9 @@ func (s *Service) enrich(ctx context.Context, byKey map[string]*pending, ids []s
 		}
 	}
 	rows.Close()
+	if err := s.enrichCVE(ctx, cves, in, args); err != nil {
+		return err
+	}
 	rows, err = s.db.Query(ctx, `SELECT cve, score, percentile FROM vuln_epss WHERE tenant = ? AND cve IN (`+in+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("read epss: %w", err)
@@ -218,7 +221,7 @@ func (s *Service) Reprioritize(ctx context.Context) error {
 		byKey := map[string]*pending{}
 		var ids []string
 		for i := range page {
-			page[i].KEV, page[i].EPSS, page[i].EPSSPercentile = false, 0, 0
+			page[i].KEV, page[i].EPSS, page[i].EPSSPercentile, page[i].cve = false, 0, 0, nil
 			byKey[page[i].ID] = &pending{f: page[i]}
 			ids = append(ids, page[i].ID)
 		}
@@ -232,8 +235,10 @@ func (s *Service) Reprioritize(ctx context.Context) error {
 				a := s.assetFor(ctx, cache, f.Tenant, f.AssetID)
 				pr := s.profile.Prioritize(f, a)
 				if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET kev = ?, epss = ?, epss_percentile = ?, priority = ?, priority_rank = ?,
-					timeline = ?, reasons = ?, due_at = ? WHERE tenant = ? AND id = ?`, boolInt(f.KEV), f.EPSS, f.EPSSPercentile,
-					string(pr.Decision), pr.Decision.Rank(), string(pr.Timeline), strings.Join(pr.Reasons, "\n"), store.TimeOf(pr.Due), f.Tenant, id); err != nil {
+					timeline = ?, reasons = ?, due_at = ?, cvss3_vector = ?, cvss3_score = ?, cvss4_vector = ?, cvss4_score = ?
+					WHERE tenant = ? AND id = ?`, boolInt(f.KEV), f.EPSS, f.EPSSPercentile,
+					string(pr.Decision), pr.Decision.Rank(), string(pr.Timeline), strings.Join(pr.Reasons, "\n"), store.TimeOf(pr.Due),
+					f.CVSS3Vector, f.CVSS3Score, f.CVSS4Vector, f.CVSS4Score, f.Tenant, id); err != nil {
 					return err
 				}
 			}

@@ -8,6 +8,9 @@ import (
 
 	"github.com/wacht-soc/wacht/internal/vuln/cyclonedx"
 	"github.com/wacht-soc/wacht/internal/vuln/grype"
+	"github.com/wacht-soc/wacht/internal/vuln/nessus"
+	"github.com/wacht-soc/wacht/internal/vuln/openvas"
+	"github.com/wacht-soc/wacht/internal/vuln/osv"
 	"github.com/wacht-soc/wacht/internal/vuln/report"
 	"github.com/wacht-soc/wacht/internal/vuln/sarif"
 	"github.com/wacht-soc/wacht/internal/vuln/trivy"
@@ -21,6 +24,9 @@ var importers = map[string]Importer{
 	grype.Format:     grype.Parse,
 	sarif.Format:     sarif.Parse,
 	cyclonedx.Format: cyclonedx.Parse,
+	osv.Format:       osv.Parse,
+	openvas.Format:   openvas.Parse,
+	nessus.Format:    nessus.Parse,
 }
 
 // Formats lists the importer ids.
@@ -46,6 +52,12 @@ func Detect(data []byte) string {
 		return sarif.Format
 	case has(`"bomFormat"`) || has(`cyclonedx.org/schema/bom`):
 		return cyclonedx.Format
+	case has(`<NessusClientData_v2`):
+		return nessus.Format
+	case has(`<report`) && (has(`<results`) || has(`format_id=`) || has(`<nvt`)):
+		return openvas.Format
+	case has(`"results"`) && (has(`"packages"`) || has(`"source"`)):
+		return osv.Format
 	case bytes.HasPrefix(bytes.TrimSpace(head), []byte("[")) && has(`"Target"`):
 		return trivy.Format
 	}

@@ -156,10 +156,15 @@ func (s *Service) Import(ctx context.Context, tenant string, r *report.Report, o
 	if err != nil {
 		return res, fmt.Errorf("import %s: %w", r.Format, err)
 	}
-	if res.Created >= 10000 && s.db.Dialect() == store.SQLite {
-		// Fresh statistics let SQLite's planner pick the selective index
-		// for filters (PostgreSQL's autovacuum analyzes by itself).
-		if _, err := s.db.Exec(ctx, "PRAGMA analysis_limit = 2000; ANALYZE vuln_findings"); err != nil {
+	if res.Created >= 10000 {
+		// Fresh statistics let the planner pick the selective index for
+		// filters right away (PostgreSQL's autovacuum would get there
+		// later; SQLite never does by itself).
+		q := "ANALYZE vuln_findings"
+		if s.db.Dialect() == store.SQLite {
+			q = "PRAGMA analysis_limit = 2000; ANALYZE vuln_findings"
+		}
+		if _, err := s.db.Exec(ctx, q); err != nil {
 			s.log.Warn("vuln_analyze_failed", "err", err)
 		}
 	}

@@ -247,19 +247,42 @@ func (p Profile) Prioritize(f *Finding, a *assets.Asset) Prioritized {
 	case f.EPSSPercentile >= p.EPSSPoC && f.EPSS > 0:
 		in.Exploitation = ExploitPoC
 		why = append(why, fmt.Sprintf("EPSS %.3f (percentile %.2f ≥ %.2f): exploitation poc", f.EPSS, f.EPSSPercentile, p.EPSSPoC))
-	default:
+	case f.cve == nil || f.cve.Exploitation == "" || f.cve.Exploitation == "none":
 		why = append(why, "no known exploitation")
+	}
+	if c := f.cve; c != nil && c.Exploitation != "" {
+		// CISA's own SSVC assessment of the CVE (ADP Vulnrichment).
+		switch c.Exploitation {
+		case "active":
+			if in.Exploitation != ExploitActive {
+				in.Exploitation = ExploitActive
+				why = append(why, "CISA SSVC: exploitation active")
+			}
+		case "poc":
+			if in.Exploitation < ExploitPoC {
+				in.Exploitation = ExploitPoC
+				why = append(why, "CISA SSVC: exploitation poc")
+			}
+		}
 	}
 	vec := f.CVSS3Vector
 	if vec == "" {
 		vec = f.CVSS4Vector
 	}
 	m := vectorMetrics(vec)
-	if m["AV"] == "N" && m["AC"] == "L" && m["PR"] == "N" && (m["UI"] == "N") {
+	switch {
+	case f.cve != nil && f.cve.Automatable != "":
+		in.Automatable = f.cve.Automatable == "yes"
+		why = append(why, "CISA SSVC: automatable "+f.cve.Automatable)
+	case m["AV"] == "N" && m["AC"] == "L" && m["PR"] == "N" && m["UI"] == "N":
 		in.Automatable = true
 		why = append(why, "CVSS AV:N/AC:L/PR:N/UI:N: automatable")
 	}
-	if high := m["C"] == "H" && m["I"] == "H" && m["A"] == "H"; high || (m["VC"] == "H" && m["VI"] == "H" && m["VA"] == "H") {
+	switch {
+	case f.cve != nil && f.cve.TechnicalImpact != "":
+		in.TotalImpact = f.cve.TechnicalImpact == "total"
+		why = append(why, "CISA SSVC: technical impact "+f.cve.TechnicalImpact)
+	case m["C"] == "H" && m["I"] == "H" && m["A"] == "H", m["VC"] == "H" && m["VI"] == "H" && m["VA"] == "H":
 		in.TotalImpact = true
 		why = append(why, "confidentiality, integrity and availability high: technical impact total")
 	}
@@ -310,4 +333,29 @@ func vectorMetrics(v string) map[string]string {
 		}
 	}
 	return m
+}
+
+// ProfileNamed returns a built-in profile: "cisa-bod-26-04" (the default,
+// also for "") or "severity".
+func ProfileNamed(name string) (Profile, error) {
+	switch name {
+	case "", "cisa-bod-26-04":
+		return DefaultProfile(), nil
+	case "severity":
+		return SeverityProfile(), nil
+	}
+	return Profile{}, errorf("sla profile %q: want cisa-bod-26-04 or severity", name)
+}
+
+// Validate checks a configured profile.
+func (p Profile) Validate() error {
+	for sev, d := range p.SeverityDays {
+		if d < 0 || d > 3650 {
+			return errorf("sla profile %s: %d days for %s", p.Name, d, sev)
+		}
+	}
+	if p.EPSSPoC < 0 || p.EPSSPoC > 1 {
+		return errorf("sla profile %s: epss_poc %v, want 0 to 1", p.Name, p.EPSSPoC)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ package vuln
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"embed"
 	"encoding/hex"
 	"errors"
@@ -119,6 +120,8 @@ type Finding struct {
 	LastScan         string          `json:"last_scan,omitempty"`
 	UpdatedAt        time.Time       `json:"updated_at"`
 	Version          int64           `json:"version"`
+	// cve is the stored CVE record used while prioritizing.
+	cve *CVERecord
 }
 
 // Options configure the service.
@@ -180,10 +183,52 @@ func (s *Service) publish(ctx context.Context, e bus.Event) {
 	}
 }
 
-// repoint moves findings of a merged asset (assets.MergeHook).
+// repoint moves findings of a merged asset (assets.MergeHook). Their ids
+// are the de-duplication key, so they are re-keyed to the surviving asset;
+// a finding both assets had keeps the survivor's record and the earlier
+// first seen.
 func (s *Service) repoint(ctx context.Context, tx *store.Tx, tenant, from, into string) error {
-	if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET asset_id = ? WHERE tenant = ? AND asset_id = ?`, into, tenant, from); err != nil {
+	rows, err := tx.Query(ctx, `SELECT id, vuln_id, component FROM vuln_findings WHERE tenant = ? AND asset_id = ?`, tenant, from)
+	if err != nil {
 		return fmt.Errorf("repoint findings of asset %s: %w", from, err)
+	}
+	type move struct{ old, vulnID, component string }
+	var moves []move
+	for rows.Next() {
+		var m move
+		if err := rows.Scan(&m.old, &m.vulnID, &m.component); err != nil {
+			rows.Close()
+			return err
+		}
+		moves = append(moves, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range moves {
+		id := FindingID(tenant, into, m.vulnID, m.component)
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM vuln_findings WHERE tenant = ? AND id = ?`, tenant, id).Scan(&one)
+		switch {
+		case err == nil:
+			if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET first_seen = (SELECT MIN(first_seen) FROM vuln_findings WHERE tenant = ? AND id IN (?, ?))
+				WHERE tenant = ? AND id = ?`, tenant, id, m.old, tenant, id); err != nil {
+				return fmt.Errorf("merge finding %s: %w", m.old, err)
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM vuln_findings WHERE tenant = ? AND id = ?`, tenant, m.old); err != nil {
+				return fmt.Errorf("merge finding %s: %w", m.old, err)
+			}
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET id = ?, asset_id = ? WHERE tenant = ? AND id = ?`, id, into, tenant, m.old); err != nil {
+				return fmt.Errorf("re-key finding %s: %w", m.old, err)
+			}
+		default:
+			return fmt.Errorf("repoint finding %s: %w", m.old, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE vuln_detections SET finding_id = ? WHERE tenant = ? AND finding_id = ?`, id, tenant, m.old); err != nil {
+			return fmt.Errorf("repoint detections of %s: %w", m.old, err)
+		}
 	}
 	return nil
 }

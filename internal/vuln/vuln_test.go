@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -229,4 +230,88 @@ func TestParseReportDetects(t *testing.T) {
 	if _, err := vuln.ParseReport([]byte("hello"), ""); !errors.Is(err, vuln.ErrInvalid) {
 		t.Fatalf("unknown format: %v", err)
 	}
+}
+
+// Merging two assets re-keys their findings: a later scan of the merged
+// asset updates them instead of creating duplicates.
+func TestMergeRekeysFindings(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		fx := newFixture(t, db)
+		byIP := &report.Report{Format: "nessus", Assets: []report.Asset{{Kind: report.KindHost, Name: "10.0.0.7", Identifiers: []report.Identifier{{Type: report.IDIP, Value: "10.0.0.7"}}}},
+			Detections: []report.Detection{{VulnID: "CVE-2024-1111", Location: "443/tcp", Severity: report.SeverityHigh}}}
+		if _, err := fx.svc.Import(ctx, "default", byIP, vuln.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		fx.clk.t = fx.clk.t.Add(time.Hour)
+		byName := &report.Report{Format: "nessus", Assets: []report.Asset{{Kind: report.KindHost, Name: "web7", Identifiers: []report.Identifier{{Type: report.IDHostname, Value: "web7"}}}},
+			Detections: []report.Detection{{VulnID: "CVE-2024-1111", Location: "443/tcp", Severity: report.SeverityHigh}}}
+		if _, err := fx.svc.Import(ctx, "default", byName, vuln.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// A scan naming both identifiers merges the two hosts.
+		both := &report.Report{Format: "nessus", Assets: []report.Asset{{Kind: report.KindHost, Name: "web7", Identifiers: []report.Identifier{{Type: report.IDHostname, Value: "web7"}, {Type: report.IDIP, Value: "10.0.0.7"}}}},
+			Detections: []report.Detection{{VulnID: "CVE-2024-1111", Location: "443/tcp", Severity: report.SeverityHigh}}}
+		res, err := fx.svc.Import(ctx, "default", both, vuln.ImportOptions{})
+		if err != nil || res.Created != 0 {
+			t.Fatalf("import after merge: %+v %v", res, err)
+		}
+		p, _ := fx.svc.List(ctx, "default", vuln.Filter{})
+		if len(p.Findings) != 1 || !p.Findings[0].FirstSeen.Equal(fx.clk.t.Add(-time.Hour)) {
+			t.Fatalf("findings after merge: %d (%+v)", len(p.Findings), p.Findings)
+		}
+	})
+}
+
+// CVE JSON 5 records with CISA's SSVC decide exploitation, automatable and
+// technical impact, and give a vector to a finding that had none.
+func TestCVERecordsPrioritize(t *testing.T) {
+	dir := filepath.Join(reporttest.Shared(t), "vuln", "cve")
+	var recs []vuln.CVERecord
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".json" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if r, err := vuln.ParseCVERecord(b); err == nil {
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	if err != nil || len(recs) < 10 {
+		t.Fatalf("records: %d %v", len(recs), err)
+	}
+	var ssvc *vuln.CVERecord
+	for i := range recs {
+		if recs[i].Exploitation == "poc" && recs[i].CVSS3Vector != "" {
+			ssvc = &recs[i]
+			break
+		}
+	}
+	if ssvc == nil {
+		t.Fatal("no record with a CISA SSVC poc and a vector")
+	}
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		fx := newFixture(t, db)
+		if err := fx.svc.ImportCVERecords(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		r := rep(ssvc.ID)
+		r.Detections[0].CVSS3Vector = ""
+		if _, err := fx.svc.Import(ctx, "default", r, vuln.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := fx.svc.List(ctx, "default", vuln.Filter{VulnID: ssvc.ID})
+		if len(p.Findings) != 1 {
+			t.Fatalf("findings %d", len(p.Findings))
+		}
+		f := p.Findings[0]
+		if f.CVSS3Vector != ssvc.CVSS3Vector || f.CVSS3Score == 0 || !slices.Contains(f.Reasons, "CISA SSVC: exploitation poc") {
+			t.Fatalf("finding %s: vector %q score %v reasons %q", f.VulnID, f.CVSS3Vector, f.CVSS3Score, f.Reasons)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +20,7 @@ import (
 // NewAlertsCommand returns `wacht alerts`.
 func NewAlertsCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "alerts", Short: "List, show, raise and annotate alerts"}
-	for _, c := range []*cobra.Command{alertsList(g), alertsShow(g), alertsRaise(g), alertsNote(g)} {
+	for _, c := range []*cobra.Command{alertsList(g), alertsShow(g), alertsRaise(g), alertsNote(g), alertsExcept(g), exceptionsList(g)} {
 		g.ServerFlags(c)
 		cmd.AddCommand(c)
 	}
@@ -148,4 +149,79 @@ func alertsNote(g *cli.Globals) *cobra.Command {
 			return call(cmd.Context(), g, "POST", "/api/v1/alerts/"+esc(args[0])+"/notes", map[string]string{"body": args[1]}, nil)
 		},
 	}
+}
+
+func alertsExcept(g *cli.Globals) *cobra.Command {
+	var fields []string
+	var reason, scope, expires string
+	var days int
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:     "except ID --field NAME=VALUE... --reason TEXT",
+		Short:   "Create an exception (a Sigma filter) from an alert's field values, after a preview",
+		Example: `  wacht alerts except alr_… --field Image='C:\backup\agent.exe' --reason "backup agent" --expires 720h --dry-run`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := cases.ExceptionInput{AlertID: args[0], Fields: map[string]string{}, Scope: cases.ExceptionScope(scope), Reason: reason, PreviewDays: days}
+			for _, f := range fields {
+				k, v, ok := strings.Cut(f, "=")
+				if !ok {
+					return fmt.Errorf("--field %q: want NAME=VALUE", f)
+				}
+				in.Fields[k] = v
+			}
+			if expires != "" {
+				d, err := time.ParseDuration(expires)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("--expires %q: want a duration like 720h", expires)
+				}
+				in.ExpiresAt = time.Now().Add(d)
+			}
+			if dryRun {
+				var p cases.Preview
+				if err := call(cmd.Context(), g, "POST", "/api/v1/exceptions/preview", in, &p); err != nil || g.JSON {
+					return err
+				}
+				fmt.Printf("would have suppressed %d of %d alerts in the last %d days\n", p.Suppressed, p.Considered, p.Days)
+				return nil
+			}
+			var x cases.Exception
+			if err := call(cmd.Context(), g, "POST", "/api/v1/exceptions", in, &x); err != nil || g.JSON {
+				return err
+			}
+			fmt.Printf("created %s (would have suppressed %d of %d alerts in %d days)\n%s", x.ID, x.Preview.Suppressed, x.Preview.Considered, x.Preview.Days, x.Sigma)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&fields, "field", nil, "NAME=VALUE from the alert's events (repeat)")
+	f.StringVar(&reason, "reason", "", "why (required)")
+	f.StringVar(&scope, "scope", "rule", "rule or logsource")
+	f.StringVar(&expires, "expires", "", "expire after this long (e.g. 720h)")
+	f.IntVar(&days, "preview-days", 30, "preview over this many days")
+	f.BoolVar(&dryRun, "dry-run", false, "only show the preview")
+	return cmd
+}
+
+func exceptionsList(g *cli.Globals) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "exceptions",
+		Short: "List exceptions (active; --all for expired and revoked)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var xs []cases.Exception
+			if err := call(cmd.Context(), g, "GET", "/api/v1/exceptions?all="+strconv.FormatBool(all), nil, &xs); err != nil || g.JSON {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tVERSION\tSCOPE\tRULE\tEXPIRES\tAUTHOR\tREASON")
+			for _, x := range xs {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.Status, x.Version, x.Scope, x.RuleID, ago(x.ExpiresAt), x.Author, x.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "include expired and revoked")
+	return cmd
 }

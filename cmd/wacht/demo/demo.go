@@ -105,9 +105,11 @@ Then, in another terminal:
   wacht hunt%s 'Image:~"(?i)rundll32" CommandLine:~"(?i)minidump"'
   wacht hunt%s 'url.original:"/uploads/shell.php"*'
   wacht hunt%s '* | stats by (source.listener, event.format) count()'
+  wacht cases list%s                 # the starter Sigma rules opened incidents
+  wacht cases show INCIDENT_ID%s     # priority explained, SLA, timeline
   wacht status%s
 
-`, sc.Events(), n, base, password, secret, server, server, server, server, server, server)
+`, sc.Events(), n, base, password, secret, server, server, server, server, server, server, server, server)
 			if exit {
 				return a.Stop(context.Background())
 			}

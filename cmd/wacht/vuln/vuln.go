@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -230,6 +232,44 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 	}
 	add(feed("import-kev [FILE|URL]", "Import CISA's KEV catalog (JSON)", DefaultKEVURL, (*vuln.Service).ImportKEV))
 	add(feed("import-epss [FILE|URL]", "Import the daily EPSS scores (CSV, gzipped or not)", DefaultEPSSURL, (*vuln.Service).ImportEPSS))
+
+	importCVE := &cobra.Command{
+		Use:   "import-cve FILE|DIR...",
+		Short: "Import CVE JSON 5 records (cvelistV5, CISA vulnrichment): SSVC decision points and CVSS vectors",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var recs []vuln.CVERecord
+			for _, root := range args {
+				err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+					if err != nil || d.IsDir() || filepath.Ext(path) != ".json" {
+						return err
+					}
+					b, err := os.ReadFile(path)
+					if err != nil {
+						return err
+					}
+					r, err := vuln.ParseCVERecord(b)
+					if err != nil {
+						fmt.Fprintf(os.Stderr, "skip %s: %v\n", path, err)
+						return nil
+					}
+					recs = append(recs, r)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return withService(cmd.Context(), g, func(svc *vuln.Service, _ *assets.Service) error {
+				if err := svc.ImportCVERecords(cmd.Context(), recs); err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "%d CVE records imported, findings re-prioritized\n", len(recs))
+				return nil
+			})
+		},
+	}
+	add(importCVE)
 
 	var kevURL, epssURL string
 	feeds := &cobra.Command{Use: "feeds", Short: "Threat feeds for prioritization"}

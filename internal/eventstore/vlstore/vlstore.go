@@ -260,8 +260,10 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 		for i := 0; i < n; i++ {
 			row := make(eventstore.Row, 0, len(cols))
 			for _, c := range cols {
+				// The engine reuses the block's memory after this callback:
+				// copy, so rows stay valid for callers that keep them.
 				if v := c.Values[i]; v != "" {
-					row = append(row, eventstore.Field{Name: c.Name, Value: v})
+					row = append(row, eventstore.Field{Name: strings.Clone(c.Name), Value: strings.Clone(v)})
 				}
 			}
 			if err := fn(row); err != nil {

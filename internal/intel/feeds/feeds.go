@@ -244,22 +244,30 @@ func ReadDir(ctx context.Context, root string, o Options, sink Sink, progress fu
 // withLabel tags indicators of list files with the file's name (maltrail's
 // malware family, ESET's campaign) as "list:<name>".
 func withLabel(o Options, rel string) Options {
+	if tag := LabelTag(rel); tag != "" {
+		o.Tags = append(slices.Clip(o.Tags), tag)
+	}
+	return o
+}
+
+// LabelTag is the tag ReadDir gives indicators of the list file at rel
+// (a path relative to the imported folder), "" for none.
+func LabelTag(rel string) string {
 	base := filepath.Base(rel)
 	ext := filepath.Ext(base)
 	switch ext {
 	case ".txt", ".md5", ".sha1", ".sha256", ".netset", ".ipset", ".csv", "":
 	default:
-		return o
+		return ""
 	}
 	label := strings.TrimSuffix(base, ext)
 	if ext != ".txt" && ext != ".netset" && ext != ".ipset" && ext != ".csv" {
 		label = filepath.Base(filepath.Dir(rel))
 	}
 	if label == "" || label == "." {
-		return o
+		return ""
 	}
-	o.Tags = append(slices.Clip(o.Tags), "list:"+label)
-	return o
+	return "list:" + label
 }
 
 // peekReader lets Read look at the first bytes without consuming them.

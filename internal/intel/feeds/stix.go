@@ -60,6 +60,18 @@ func ImportBundle(ctx context.Context, b *stix.Bundle, o Options, sink Sink) err
 			markings[obj.ID] = obj
 		}
 	}
+	// An indicator without markings takes those of a report or grouping
+	// that contains it (MISP's exports mark the report only).
+	inherited := map[string][]string{}
+	for i := range b.Objects {
+		r := &b.Objects[i]
+		if len(r.ObjectMarkingRefs) == 0 || len(r.ObjectRefs) == 0 {
+			continue
+		}
+		for _, ref := range r.ObjectRefs {
+			inherited[ref] = append(inherited[ref], r.ObjectMarkingRefs...)
+		}
+	}
 	attack := map[string][]string{}
 	for i := range b.Objects {
 		r := &b.Objects[i]
@@ -79,6 +91,11 @@ func ImportBundle(ctx context.Context, b *stix.Bundle, o Options, sink Sink) err
 		}
 		if obj.PatternType != "" && obj.PatternType != "stix" {
 			continue
+		}
+		if len(obj.ObjectMarkingRefs) == 0 && len(inherited[obj.ID]) > 0 {
+			c := *obj
+			c.ObjectMarkingRefs = inherited[obj.ID]
+			obj = &c
 		}
 		if err := addSTIXIndicator(ctx, obj, markings, attack[obj.ID], o, sink); err != nil {
 			return err

@@ -38,6 +38,8 @@ type Object struct {
 	RelationshipType string `json:"relationship_type,omitempty"`
 	SourceRef        string `json:"source_ref,omitempty"`
 	TargetRef        string `json:"target_ref,omitempty"`
+	// Reports and groupings.
+	ObjectRefs []string `json:"object_refs,omitempty"`
 	// Sightings.
 	SightingOfRef string `json:"sighting_of_ref,omitempty"`
 	// Raw is the object as read, for serving it again unchanged.

@@ -76,8 +76,17 @@ func simpleComp(e compExpr, out *[]Comparison) bool {
 		}
 		return true
 	case *compAnd:
-		if len(x.terms) == 1 {
-			return simpleComp(x.terms[0], out)
+		// "x_ref.type = 'ipv4-addr' AND x_ref.value = '1.2.3.4'" only names
+		// the type of the referenced object: the value test is the
+		// indicator.
+		var rest []compExpr
+		for _, term := range x.terms {
+			if !isTypeConstraint(term) {
+				rest = append(rest, term)
+			}
+		}
+		if len(rest) == 1 {
+			return simpleComp(rest[0], out)
 		}
 		return false
 	case *propTest:
@@ -102,6 +111,11 @@ func simpleComp(e compExpr, out *[]Comparison) bool {
 		}
 	}
 	return false
+}
+
+func isTypeConstraint(e compExpr) bool {
+	pt, ok := e.(*propTest)
+	return ok && !pt.neg && pt.op == opEQ && strings.HasSuffix(pt.path.joined, "_ref.type")
 }
 
 // Match evaluates the pattern against a single observation. Operators that

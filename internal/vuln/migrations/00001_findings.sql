@@ -41,12 +41,12 @@ CREATE TABLE vuln_findings (
 );
 -- List order: most urgent first; filters are checked while walking it.
 CREATE INDEX vuln_findings_list ON vuln_findings (tenant, priority_rank, severity, id);
-CREATE INDEX vuln_findings_state ON vuln_findings (tenant, state, priority_rank, severity, id);
 CREATE INDEX vuln_findings_sev ON vuln_findings (tenant, severity);
-CREATE INDEX vuln_findings_asset ON vuln_findings (tenant, asset_id, source, state);
 CREATE INDEX vuln_findings_vuln ON vuln_findings (tenant, vuln_id, priority_rank, severity, id);
 CREATE INDEX vuln_findings_asset_list ON vuln_findings (tenant, asset_id, priority_rank, severity, id);
-CREATE INDEX vuln_findings_due ON vuln_findings (tenant, state, sla_breached, due_at);
+-- The sweep runs across tenants: its indexes lead with what it selects.
+CREATE INDEX vuln_findings_due ON vuln_findings (sla_breached, due_at);
+CREATE INDEX vuln_findings_accepted ON vuln_findings (state, accepted_until);
 
 -- A scan is one imported report; its detections point at findings.
 CREATE TABLE vuln_scans (

@@ -133,3 +133,6 @@ func sharedOrEmpty() string {
 	}
 	return ""
 }
+
+// Update reports whether golden files are to be rewritten (-update).
+func Update() bool { return *update }

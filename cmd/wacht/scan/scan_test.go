@@ -1,0 +1,79 @@
+package scan
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wacht-soc/wacht/cmd/wacht/cli"
+	"github.com/wacht-soc/wacht/internal/demo"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	g := cli.NewGlobals()
+	root := g.Root()
+	root.AddCommand(NewCommand(g))
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+// TestScanDemoWindows scans the demo's Winlogbeat documents (one JSON
+// document per line, detected as such) with the starter rules: the table
+// names the LSASS dump on its host, the JSON lines carry rule, author and
+// ATT&CK ids.
+func TestScanDemoWindows(t *testing.T) {
+	sc := demo.Generate(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), 3)
+	var b strings.Builder
+	for _, d := range sc.Windows {
+		j, _ := json.Marshal(d)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ws042.json"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "scan", "--starter", "--min-level", "high", dir)
+	if err != nil || !strings.Contains(out, "LSASS memory dump through comsvcs.dll MiniDump") || !strings.Contains(out, demo.Workstation) ||
+		strings.Contains(out, "Account and group discovery command") {
+		t.Fatalf("table: %v\n%s", err, out)
+	}
+	out, err = run(t, "scan", "--starter", "--json", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var hit struct {
+			RuleID   string            `json:"rule_id"`
+			Title    string            `json:"title"`
+			Author   string            `json:"author"`
+			Attack   []string          `json:"attack"`
+			Entities map[string]string `json:"entities"`
+		}
+		if err := json.Unmarshal([]byte(line), &hit); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if hit.Author == "" || hit.RuleID == "" {
+			t.Errorf("hit without author or id: %s", line)
+		}
+		rules[hit.Title] = true
+	}
+	for _, want := range []string{"Office application starts a shell or script host", "PowerShell with an encoded command",
+		"Encoded PowerShell download cradle", "Burst of discovery commands on one host"} {
+		if !rules[want] {
+			t.Errorf("no hit of %q in %v", want, rules)
+		}
+	}
+	if _, err := run(t, "scan", dir); err == nil {
+		t.Error("scan without rules: no error")
+	}
+}

@@ -1,0 +1,80 @@
+package api_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/api"
+	"github.com/wacht-soc/wacht/internal/store"
+	"github.com/wacht-soc/wacht/internal/store/storetest"
+	"github.com/wacht-soc/wacht/internal/ueba"
+)
+
+// TestUEBAAccess: every behaviour route denies a role without its
+// permission (403) and hides another tenant's entities (404).
+func TestUEBAAccess(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+		svc, err := ueba.New(storetest.Context(t), ueba.Options{DB: db, Now: func() time.Time { return t0 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc.Process(t.Context(), []*event.Event{{Time: t0, Tenant: "a", Fields: []event.Field{{Name: "host.name", Value: event.String("ws-1")}}}})
+		svc.AddDetection(t.Context(), "a", ueba.DetectionSignal{RuleID: "r1", Title: "x", Level: 4, Entities: map[string]string{"host.name": "WS-1"}, Time: t0})
+		srv := api.New(api.Deps{Auth: casesTokens{
+			"admin-a":    {Subject: "alice", Tenant: "a", Role: api.RoleAdmin, Method: api.AuthToken},
+			"admin-b":    {Subject: "bob", Tenant: "b", Role: api.RoleAdmin, Method: api.AuthToken},
+			"analyst-a":  {Subject: "ann", Tenant: "a", Role: api.RoleSecurityAnalyst, Method: api.AuthToken},
+			"engineer-a": {Subject: "eve", Tenant: "a", Role: api.RoleSecurityEngineer, Method: api.AuthToken},
+			"ingest-a":   {Subject: "fluent", Tenant: "a", Role: api.RoleIngest, Method: api.AuthToken},
+		}, Log: slog.New(slog.DiscardHandler)})
+		srv.Mount(api.UEBARoutes(svc)...)
+		ts := httptest.NewServer(srv)
+		defer ts.Close()
+		call := func(tok, method, path, body string) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		for _, tc := range []struct {
+			tok, method, path, body string
+			want                    int
+			contains                string
+		}{
+			{"analyst-a", "GET", "/api/v1/entities", "", 200, `"source":"r1"`},
+			{"admin-b", "GET", "/api/v1/entities", "", 200, `[]`},
+			{"ingest-a", "GET", "/api/v1/entities", "", 403, ""},
+			{"analyst-a", "GET", "/api/v1/entities/host/ws-1", "", 200, `"score":50`},
+			{"admin-b", "GET", "/api/v1/entities/host/ws-1", "", 404, ""},
+			{"ingest-a", "GET", "/api/v1/entities/host/ws-1", "", 403, ""},
+			{"analyst-a", "GET", "/api/v1/entities/planet/x", "", 400, "unknown entity kind"},
+			{"analyst-a", "GET", "/api/v1/anomalies", "", 200, `[]`},
+			{"ingest-a", "GET", "/api/v1/anomalies", "", 403, ""},
+			{"analyst-a", "GET", "/api/v1/anomalies/detectors", "", 200, `"mode":"shadow"`},
+			{"analyst-a", "PUT", "/api/v1/anomalies/detectors/fan_out", `{"mode":"production"}`, 403, ""},
+			{"engineer-a", "PUT", "/api/v1/anomalies/detectors/fan_out", `{"mode":"production"}`, 200, `"detector":"fan_out","mode":"production"`},
+			{"engineer-a", "PUT", "/api/v1/anomalies/detectors/fan_out", `{"mode":"loud"}`, 400, ""},
+			{"admin-b", "GET", "/api/v1/anomalies/detectors", "", 200, `"detector":"fan_out","mode":"shadow"`},
+			{"ingest-a", "GET", "/api/v1/risk/incidents/x/likelihood", "", 403, ""},
+			{"analyst-a", "GET", "/api/v1/risk/incidents/x/likelihood", "", 400, "cases module"},
+		} {
+			code, body := call(tc.tok, tc.method, tc.path, tc.body)
+			if code != tc.want || !strings.Contains(body, tc.contains) {
+				t.Errorf("%s %s %s: %d %s, want %d containing %q", tc.tok, tc.method, tc.path, code, body, tc.want, tc.contains)
+			}
+		}
+	})
+}
