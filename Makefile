@@ -1,5 +1,8 @@
 # wacht — see README.md. `make help` lists the targets.
 GO ?= go
+# Build with the toolchain go.mod names (go1.26.11: fixes in the standard
+# library that govulncheck reports for 1.26.8); fetched from the module proxy.
+export GOTOOLCHAIN := auto
 export WACHT_SHARED ?= $(abspath ../shared)
 
 .PHONY: help demo test check build web bench fuzz clean

@@ -2,6 +2,8 @@ module github.com/wacht-soc/wacht
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	cel.dev/expr v0.25.3 // indirect
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect

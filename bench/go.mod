@@ -2,6 +2,8 @@ module github.com/wacht-soc/wacht/bench
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
 	github.com/wacht-soc/wacht v0.0.0

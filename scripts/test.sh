@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 export WACHT_SHARED="${WACHT_SHARED:-$root/../shared}"
+export GOTOOLCHAIN="${GOTOOLCHAIN_OVERRIDE:-auto}"  # the toolchain go.mod names
 
 log() { echo "test.sh: $*" >&2; }
 
