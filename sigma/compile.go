@@ -57,7 +57,6 @@ type node interface {
 type andN []node
 type orN []node
 type notN struct{ x node }
-type constN bool
 
 // selN is a compiled search: an OR of alternatives, each an AND of field
 // matchers.
@@ -82,7 +81,6 @@ func (n orN) eval(c *evalCtx) bool {
 }
 
 func (n notN) eval(c *evalCtx) bool { return !n.x.eval(c) }
-func (n constN) eval(*evalCtx) bool { return bool(n) }
 func (n selN) eval(c *evalCtx) bool {
 	for _, alt := range n {
 		ok := true

@@ -74,15 +74,6 @@ func parsePattern(s string, placeholders bool) pattern {
 	return p
 }
 
-func (p pattern) hasWildcards() bool {
-	for _, t := range p {
-		if t.kind != tokLit {
-			return true
-		}
-	}
-	return false
-}
-
 // literal returns the pattern's text when it has no wildcards.
 func (p pattern) literal() (string, bool) {
 	var b strings.Builder

@@ -289,7 +289,7 @@ func (p *Parser) scalar(k kind, v []byte) (event.Value, error) {
 // times before 1970 ("-1427.112616") and the exponent form Zeek uses for
 // some large values ("2.385616957e+09") are read too.
 func Epoch(v []byte) (time.Time, error) {
-	if bytes.IndexAny(v, "eE") >= 0 {
+	if bytes.ContainsAny(v, "eE") {
 		f, err := strconv.ParseFloat(string(v), 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e12 {
 			return time.Time{}, fmt.Errorf("not a time: %q", v)
