@@ -32,6 +32,8 @@ const (
 	PermEventsWrite Permission = "events:write"
 	PermEventsRead  Permission = "events:read"
 	PermStatusRead  Permission = "status:read"
+	// PermDebug guards the profiling endpoints (/debug/pprof/).
+	PermDebug Permission = "debug:profile"
 
 	PermUsersRead   Permission = "users:read"
 	PermUsersWrite  Permission = "users:write"
@@ -222,6 +224,7 @@ func init() {
 		RegisterPermission(p)
 	}
 	RegisterPermission(PermEventsWrite, RoleAdmin, RoleIngest)
+	RegisterPermission(PermDebug, RoleAdmin)
 }
 
 // RegisterPermission declares perm and grants it to each named role

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,6 +90,13 @@ func New(d Deps) *Server {
 		{"GET /services/collector/health", PermEventsWrite, d.Ingest.HECHealth},
 		{"GET /services/collector/health/1.0", PermEventsWrite, d.Ingest.HECHealth},
 	}
+	// Profiling for operators (admin only).
+	s.routes = append(s.routes,
+		Route{"GET /debug/pprof/", PermDebug, pprof.Index},
+		Route{"GET /debug/pprof/profile", PermDebug, pprof.Profile},
+		Route{"GET /debug/pprof/heap", PermDebug, pprof.Handler("heap").ServeHTTP},
+		Route{"GET /debug/pprof/goroutine", PermDebug, pprof.Handler("goroutine").ServeHTTP},
+	)
 	// Setup calls of Beats and Elastic Agent (templates, ILM, pipelines):
 	// GET, HEAD and PUT only, so that they never shadow POST /{index}/_bulk.
 	for _, prefix := range []string{"/_index_template/", "/_ilm/", "/_ingest/", "/_component_template/", "/_data_stream/"} {
