@@ -151,6 +151,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 		MaxEventBytes:   int(cfg.Ingest.MaxEventBytes),
 		MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
 		MaxLagMessages:  uint64(cfg.Ingest.MaxLagBatches),
+		KeepRaw:         cfg.Store.KeepOriginal,
 	}
 	indexed := a.indexer.Written
 	if !cfg.Journal.Index {

@@ -35,6 +35,10 @@ type Limits struct {
 	// BatchEvents and BatchBytes bound one journal message.
 	BatchEvents int
 	BatchBytes  int
+	// KeepRaw journals every event's original record. Without it only
+	// events with parse errors carry it (the store keeps it only for
+	// those), which halves what the journal writes and reads back.
+	KeepRaw bool
 }
 
 // DefaultLimits are sized for a small site.
@@ -135,6 +139,9 @@ func (a *Accepter) Accept(ctx context.Context, events []*event.Event) error {
 	// Batches are cut by their real encoded size, so no journal message is
 	// larger than BatchBytes plus one event.
 	for _, e := range events {
+		if !a.limits.KeepRaw && len(e.Errors) == 0 {
+			e.Raw = nil // the id was computed from it already
+		}
 		b.Add(e)
 		if b.Count() >= a.limits.BatchEvents || b.Size() >= a.limits.BatchBytes {
 			if err := flush(); err != nil {
