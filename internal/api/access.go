@@ -269,6 +269,23 @@ func DefineRole(d RoleDef) error {
 	return nil
 }
 
+// UndefineRole removes a custom role; built-in roles stay.
+func UndefineRole(name string) error {
+	accessRoles.mu.Lock()
+	defer accessRoles.mu.Unlock()
+	d, ok := accessRoles.defs[name]
+	switch {
+	case !ok:
+		return errors.New("role " + name + " does not exist")
+	case d.BuiltIn:
+		return errors.New("role " + name + " is built in")
+	}
+	delete(accessRoles.defs, name)
+	delete(accessRoles.explicit, name)
+	clear(accessRoles.cache)
+	return nil
+}
+
 // RoleDefs lists the roles with their patterns, sorted by name.
 func RoleDefs() []RoleDef {
 	accessRoles.mu.RLock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -34,6 +35,8 @@ type AccessService struct {
 	// SecureCookies sets Secure on the session cookie (always, except
 	// tests over plain HTTP).
 	SecureCookies bool
+	// Roles persists custom roles.
+	Roles *auth.Roles
 }
 
 // AccessRoutes are the users, sessions, tokens, roles, audit and PKI
@@ -53,6 +56,8 @@ func AccessRoutes(svc *AccessService) []Route {
 		{"PUT /api/v1/users/{id}/role", PermUsersWrite, a.bindUser},
 		{"POST /api/v1/users/{id}/disable", PermUsersWrite, a.disableUser},
 		{"GET /api/v1/roles", PermRolesRead, a.roles},
+		{"PUT /api/v1/roles/{name}", PermRolesWrite, a.putRole},
+		{"DELETE /api/v1/roles/{name}", PermRolesWrite, a.deleteRole},
 		{"GET /api/v1/tokens", PermTokensRead, a.listTokens},
 		{"POST /api/v1/tokens", PermTokensWrite, a.createToken},
 		{"GET /api/v1/tokens/{id}", PermTokensRead, a.getToken},
@@ -295,6 +300,65 @@ func (a *accessAPI) disableUser(w http.ResponseWriter, r *http.Request) {
 
 func (a *accessAPI) roles(w http.ResponseWriter, _ *http.Request) {
 	writeAccessJSON(w, http.StatusOK, RoleDefs())
+}
+
+// putRole defines or replaces a custom role (installation-wide; bindings
+// to it stay per tenant). Secrets stay denied to every custom role.
+func (a *accessAPI) putRole(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Description string   `json:"description"`
+		Grants      []string `json:"grants"`
+		Denies      []string `json:"denies"`
+	}
+	if !decodeAccessBody(w, r, &in) {
+		return
+	}
+	name := r.PathValue("name")
+	if len(in.Grants) == 0 {
+		writeError(w, http.StatusBadRequest, "a role needs at least one grant pattern, like \"cases:read\"")
+		return
+	}
+	if err := DefineRole(RoleDef{Name: name, Description: in.Description, Grants: in.Grants, Denies: in.Denies}); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := a.svc.Roles.Save(r.Context(), auth.CustomRole{Name: name, Description: in.Description, Grants: in.Grants, Denies: in.Denies}); err != nil {
+		a.fail(w, err)
+		return
+	}
+	for _, d := range RoleDefs() {
+		if d.Name == name {
+			writeAccessJSON(w, http.StatusOK, d)
+			return
+		}
+	}
+}
+
+func (a *accessAPI) deleteRole(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if err := UndefineRole(name); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := a.svc.Roles.Delete(r.Context(), name); err != nil {
+		a.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// LoadCustomRoles defines every stored custom role (at start).
+func LoadCustomRoles(ctx context.Context, roles *auth.Roles) error {
+	list, err := roles.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if err := DefineRole(RoleDef{Name: c.Name, Description: c.Description, Grants: c.Grants, Denies: c.Denies}); err != nil {
+			return fmt.Errorf("custom role %s: %w", c.Name, err)
+		}
+	}
+	return nil
 }
 
 func (a *accessAPI) listTokens(w http.ResponseWriter, r *http.Request) {

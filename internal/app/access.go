@@ -40,7 +40,12 @@ func startAccess(ctx context.Context, env *Env) (func(), error) {
 		return nil, err
 	}
 	svc := &api.AccessService{Users: users, Tokens: auth.NewTokenStore(env.DB, env.Now), Audit: alog, CA: ca,
-		DB: env.DB, Now: env.Now, Log: log, SecureCookies: true}
+		DB: env.DB, Now: env.Now, Log: log, SecureCookies: true, Roles: auth.NewRoles(env.DB)}
+	// Custom roles defined earlier (PUT /api/v1/roles/{name}) apply again.
+	if err := api.LoadCustomRoles(ctx, svc.Roles); err != nil {
+		alog.Close()
+		return nil, err
+	}
 	if o := env.Config.OIDC; o.Issuer != "" {
 		svc.OIDC, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID,
 			ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL}, users)
