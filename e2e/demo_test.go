@@ -55,4 +55,10 @@ func TestDemoTour(t *testing.T) {
 	if st, body, _ := n.do("GET", "/api/v1/incidents", "Bearer "+n.token, nil); st != 200 || !strings.Contains(string(body), `"priority":"P`) {
 		t.Fatalf("incidents: %d %.300s", st, body)
 	}
+	// Retro-hunt with a Sigma rule file over the stored story.
+	n.env = append(n.env, "WACHT_TOKEN="+n.token, "WACHT_SERVER=http://"+httpAddr)
+	out, err = n.run("hunt", "--sigma", "../internal/detect/starter/lsass_comsvcs_minidump.yml", "--since", "2h")
+	if err != nil || !strings.Contains(string(out), "LSASS") {
+		t.Fatalf("hunt --sigma: %v\n%s", err, out)
+	}
 }

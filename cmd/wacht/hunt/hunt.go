@@ -15,19 +15,37 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wacht-soc/wacht/cmd/wacht/cli"
+	"github.com/wacht-soc/wacht/cmd/wacht/rules"
 )
 
 // NewCommand returns `wacht hunt`.
 func NewCommand(g *cli.Globals) *cobra.Command {
 	var since, until string
 	var limit int
+	var sigmaRules []string
 	cmd := &cobra.Command{
-		Use:   "hunt 'QUERY'",
+		Use:   "hunt 'QUERY' | hunt --sigma RULE.yml",
 		Short: "Search events with LogsQL (e.g. 'user.name:admin | stats by (host.name) count()')",
 		Long: `Search events with LogsQL. A bare word searches the message; use field:value
 or *:value to search fields. Pipes work: 'error | stats by (host.name) count()'.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(sigmaRules) > 0 {
+				// Retro-hunt: the server prefilters with LogsQL, then
+				// evaluates the rules exactly over stored events.
+				rh := rules.HuntCommand(g)
+				rargs := append(append([]string(nil), sigmaRules...), "--since", since)
+				if until != "" {
+					rargs = append(rargs, "--until", until)
+				}
+				rh.SetArgs(rargs)
+				rh.SetOut(cmd.OutOrStdout())
+				rh.SetErr(cmd.ErrOrStderr())
+				return rh.ExecuteContext(cmd.Context())
+			}
+			if len(args) != 1 {
+				return fmt.Errorf("give a LogsQL query, or --sigma RULE.yml")
+			}
 			c, err := g.Client()
 			if err != nil {
 				return err
@@ -55,6 +73,7 @@ or *:value to search fields. Pipes work: 'error | stats by (host.name) count()'.
 	cmd.Flags().StringVar(&since, "since", "24h", "start: a duration ago (24h, 7d), RFC 3339 or Unix seconds")
 	cmd.Flags().StringVar(&until, "until", "", "end (default now)")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many rows (0: all)")
+	cmd.Flags().StringSliceVar(&sigmaRules, "sigma", nil, "run Sigma rule files over stored events instead of a query (retro-hunt)")
 	return cmd
 }
 

@@ -30,7 +30,7 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 		Use:   "rules",
 		Short: "Check, test and list Sigma rules; rule health, reload and retro-hunts on a server",
 	}
-	cmd.AddCommand(checkCommand(g), testCommand(g), listCommand(g), statusCommand(g), reloadCommand(g), huntCommand(g))
+	cmd.AddCommand(checkCommand(g), testCommand(g), listCommand(g), statusCommand(g), reloadCommand(g), HuntCommand(g))
 	return cmd
 }
 
@@ -320,7 +320,8 @@ func reloadCommand(g *cli.Globals) *cobra.Command {
 	return cmd
 }
 
-func huntCommand(g *cli.Globals) *cobra.Command {
+// HuntCommand is `wacht rules hunt`; `wacht hunt --sigma` runs it too.
+func HuntCommand(g *cli.Globals) *cobra.Command {
 	var since, until string
 	var ids []string
 	var maxEvents int
