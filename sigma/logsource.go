@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -14,8 +15,10 @@ import (
 // Image for NewProcessName on Security 4688). It is read from a THOR-style
 // mapping file (SigmaHQ's tests/thor.yml) so that the mapping is data.
 type LogSourceMap struct {
-	channels   map[string]channelSource // lower-cased channel
-	categories map[categoryKey]categorySource
+	channels map[string]channelSource // lower-cased channel
+	// categories holds, per service and EventID, the candidate categories
+	// in the order they are tried: most conditions first, then by name.
+	categories map[categoryKey][]categorySource
 }
 
 type channelSource struct{ product, service string }
@@ -26,8 +29,11 @@ type categoryKey struct {
 }
 
 type categorySource struct {
+	name     string // the mapping's entry name (tie-breaker)
 	category string
-	fields   [][2]string // sigma name, event name
+	// when are further conditions besides EventID (EventType: DeleteKey).
+	when   [][2]string
+	fields [][2]string // sigma name, event name
 }
 
 type thorFile struct {
@@ -48,7 +54,7 @@ func ParseLogSourceMap(data []byte) (*LogSourceMap, error) {
 	if err := yaml.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("parse logsource map: %w", err)
 	}
-	m := &LogSourceMap{channels: map[string]channelSource{}, categories: map[categoryKey]categorySource{}}
+	m := &LogSourceMap{channels: map[string]channelSource{}, categories: map[categoryKey][]categorySource{}}
 	for name, ls := range f.Logsources {
 		for _, src := range ls.Sources {
 			ch, ok := strings.CutPrefix(src, "WinEventLog:")
@@ -72,19 +78,38 @@ func ParseLogSourceMap(data []byte) (*LogSourceMap, error) {
 		default:
 			return nil, fmt.Errorf("parse logsource map: %s: conditions without EventID", name)
 		}
-		cs := categorySource{category: ls.Category}
+		cs := categorySource{name: name, category: ls.Category}
 		for k, v := range ls.FieldMappings {
 			cs.fields = append(cs.fields, [2]string{k, v})
 		}
-		for _, id := range ids {
-			key := categoryKey{service: ls.Rewrite["service"], eventID: id}
-			// registry_event is the umbrella of registry_set and the others:
-			// keep the specific category.
-			if old, ok := m.categories[key]; ok && ls.Category == "registry_event" && old.category != "" {
+		sort.Slice(cs.fields, func(i, j int) bool { return cs.fields[i][0] < cs.fields[j][0] })
+		for k, v := range ls.Conditions {
+			if k == "EventID" {
 				continue
 			}
-			m.categories[key] = cs
+			cs.when = append(cs.when, [2]string{k, fmt.Sprint(v)})
 		}
+		sort.Slice(cs.when, func(i, j int) bool { return cs.when[i][0] < cs.when[j][0] })
+		for _, id := range ids {
+			key := categoryKey{service: ls.Rewrite["service"], eventID: id}
+			m.categories[key] = append(m.categories[key], cs)
+		}
+	}
+	// Try the most specific candidate first; registry_event, the umbrella
+	// of the registry categories, only when nothing else fits. The order
+	// never depends on map iteration.
+	for key, list := range m.categories {
+		sort.Slice(list, func(i, j int) bool {
+			ui, uj := list[i].category == "registry_event", list[j].category == "registry_event"
+			if ui != uj {
+				return !ui
+			}
+			if len(list[i].when) != len(list[j].when) {
+				return len(list[i].when) > len(list[j].when)
+			}
+			return list[i].name < list[j].name
+		})
+		m.categories[key] = list
 	}
 	return m, nil
 }
@@ -107,7 +132,7 @@ func (m *LogSourceMap) Apply(ev *event.Event) bool {
 	if !ok {
 		id, _ = strconv.ParseInt(strings.TrimSpace(idv.String()), 10, 64)
 	}
-	if cat, ok := m.categories[categoryKey{service: cs.service, eventID: id}]; ok {
+	if cat, ok := m.pick(ev, categoryKey{service: cs.service, eventID: id}); ok {
 		ev.LogSource.Category = cat.category
 		for _, f := range cat.fields {
 			if _, has := ev.Get(f[0]); has {
@@ -119,4 +144,22 @@ func (m *LogSourceMap) Apply(ev *event.Event) bool {
 		}
 	}
 	return true
+}
+
+// pick returns the first candidate whose conditions the event meets.
+func (m *LogSourceMap) pick(ev *event.Event, key categoryKey) (categorySource, bool) {
+	for _, c := range m.categories[key] {
+		ok := true
+		for _, w := range c.when {
+			v, has := ev.Get(w[0])
+			if !has || !strings.EqualFold(v.String(), w[1]) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return c, true
+		}
+	}
+	return categorySource{}, false
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wacht-soc/wacht/event"
@@ -50,10 +51,11 @@ type StreamListener struct {
 	log  *slog.Logger
 	c    *Counters
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-	sem   chan struct{}
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing atomic.Bool
+	wg      sync.WaitGroup
+	sem     chan struct{}
 }
 
 // ListenSyslogTCP listens on addr; with tlsCfg it serves TLS.
@@ -144,20 +146,23 @@ func (l *StreamListener) serveConn(ctx context.Context, conn net.Conn) {
 			return true
 		}
 		// Backpressure: stop reading while the journal is behind. The
-		// kernel's buffers fill and the sender slows down.
-		for l.acc.Behind() {
-			select {
-			case <-ctx.Done():
-				return false
-			case <-time.After(50 * time.Millisecond):
+		// kernel's buffers fill and the sender slows down; what was read
+		// waits here rather than being dropped.
+		waitUntil := time.Time{}
+		for {
+			err := l.acc.Accept(ctx, batch)
+			if err == nil {
+				break
 			}
-		}
-		if err := l.acc.Accept(ctx, batch); err != nil {
-			if errors.Is(err, ErrBackpressure) {
-				time.Sleep(100 * time.Millisecond)
-				if err = l.acc.Accept(ctx, batch); err == nil {
-					goto ok
+			if l.closing.Load() && waitUntil.IsZero() {
+				waitUntil = time.Now().Add(10 * time.Second) // shutting down: wait, but not forever
+			}
+			if errors.Is(err, ErrBackpressure) && ctx.Err() == nil && (waitUntil.IsZero() || time.Now().Before(waitUntil)) {
+				select {
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond):
 				}
+				continue
 			}
 			// The batch was read from the socket and is lost with this
 			// connection: count it and close, so the sender reconnects.
@@ -165,7 +170,6 @@ func (l *StreamListener) serveConn(ctx context.Context, conn net.Conn) {
 			l.log.Error("syslog_append_failed", "listener", l.name, "events", len(batch), "err", err)
 			return false
 		}
-	ok:
 		l.c.Accepted(dec.Format(), len(batch))
 		batch = batch[:0]
 		return true
@@ -226,6 +230,7 @@ func (l *StreamListener) serveConn(ctx context.Context, conn net.Conn) {
 // Close stops accepting and closes open connections after they stored
 // what they read.
 func (l *StreamListener) Close() error {
+	l.closing.Store(true)
 	err := l.ln.Close()
 	l.mu.Lock()
 	for c := range l.conns {
