@@ -314,6 +314,21 @@ func newErrorID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// actorOf names the caller for audit and timeline entries.
+func actorOf(r *http.Request) string {
+	if id, ok := IdentityFrom(r.Context()); ok && id.Subject != "" {
+		return id.Subject
+	}
+	return "unknown"
+}
+
 func writeError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

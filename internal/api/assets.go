@@ -55,7 +55,7 @@ func (h assetHandlers) list(w http.ResponseWriter, r *http.Request) {
 	if as == nil {
 		as = []assets.Asset{}
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"assets": as})
+	writeJSON(w, http.StatusOK, map[string]any{"assets": as})
 }
 
 func (h assetHandlers) get(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +64,7 @@ func (h assetHandlers) get(w http.ResponseWriter, r *http.Request) {
 		vulnError(w, r, h.svc.Logger(), err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, a)
 }
 
 func (h assetHandlers) update(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +83,7 @@ func (h assetHandlers) update(w http.ResponseWriter, r *http.Request) {
 		vulnError(w, r, h.svc.Logger(), err, assets.ErrInvalid)
 		return
 	}
-	vulnJSON(w, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, a)
 }
 
 func (h assetHandlers) importCSV(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +92,7 @@ func (h assetHandlers) importCSV(w http.ResponseWriter, r *http.Request) {
 		vulnError(w, r, h.svc.Logger(), err, assets.ErrInvalid)
 		return
 	}
-	vulnJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (h assetHandlers) export(w http.ResponseWriter, r *http.Request) {

@@ -73,12 +73,6 @@ func AccessRoutes(svc *AccessService) []Route {
 
 type accessAPI struct{ svc *AccessService }
 
-func writeAccessJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func decodeAccessBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
@@ -141,7 +135,7 @@ func (a *accessAPI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.setSession(w, secret, s)
-	writeAccessJSON(w, http.StatusOK, sessionView(s))
+	writeJSON(w, http.StatusOK, sessionView(s))
 }
 
 func (a *accessAPI) oidcLogin(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +183,7 @@ func (a *accessAPI) logout(w http.ResponseWriter, r *http.Request) {
 
 func (a *accessAPI) session(w http.ResponseWriter, r *http.Request) {
 	id, _ := IdentityFrom(r.Context())
-	writeAccessJSON(w, http.StatusOK, map[string]any{"subject": id.Subject, "tenant": id.Tenant, "role": id.Role,
+	writeJSON(w, http.StatusOK, map[string]any{"subject": id.Subject, "tenant": id.Tenant, "role": id.Role,
 		"method": id.Method.String(), "verified_at": id.VerifiedAt})
 }
 
@@ -219,7 +213,7 @@ func (a *accessAPI) listUsers(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeAccessJSON(w, http.StatusOK, us)
+	writeJSON(w, http.StatusOK, us)
 }
 
 func (a *accessAPI) createUser(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +242,7 @@ func (a *accessAPI) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.record(r, "users.create", u.ID, nil, u)
-	writeAccessJSON(w, http.StatusCreated, u)
+	writeJSON(w, http.StatusCreated, u)
 }
 
 func (a *accessAPI) getUser(w http.ResponseWriter, r *http.Request) {
@@ -257,7 +251,7 @@ func (a *accessAPI) getUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeAccessJSON(w, http.StatusOK, u)
+	writeJSON(w, http.StatusOK, u)
 }
 
 func (a *accessAPI) bindUser(w http.ResponseWriter, r *http.Request) {
@@ -299,7 +293,7 @@ func (a *accessAPI) disableUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *accessAPI) roles(w http.ResponseWriter, _ *http.Request) {
-	writeAccessJSON(w, http.StatusOK, RoleDefs())
+	writeJSON(w, http.StatusOK, RoleDefs())
 }
 
 // putRole defines or replaces a custom role (installation-wide; bindings
@@ -328,7 +322,7 @@ func (a *accessAPI) putRole(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, d := range RoleDefs() {
 		if d.Name == name {
-			writeAccessJSON(w, http.StatusOK, d)
+			writeJSON(w, http.StatusOK, d)
 			return
 		}
 	}
@@ -367,7 +361,7 @@ func (a *accessAPI) listTokens(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeAccessJSON(w, http.StatusOK, ts)
+	writeJSON(w, http.StatusOK, ts)
 }
 
 func (a *accessAPI) getToken(w http.ResponseWriter, r *http.Request) {
@@ -376,7 +370,7 @@ func (a *accessAPI) getToken(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeAccessJSON(w, http.StatusOK, t)
+	writeJSON(w, http.StatusOK, t)
 }
 
 func (a *accessAPI) createToken(w http.ResponseWriter, r *http.Request) {
@@ -406,7 +400,7 @@ func (a *accessAPI) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.record(r, "tokens.create", t.ID, nil, t)
-	writeAccessJSON(w, http.StatusCreated, map[string]any{"token": t, "secret": secret,
+	writeJSON(w, http.StatusCreated, map[string]any{"token": t, "secret": secret,
 		"note": "the secret is shown only now; only its hash is stored"})
 }
 
@@ -431,7 +425,7 @@ func (a *accessAPI) auditList(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeAccessJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *accessAPI) auditFilter(w http.ResponseWriter, r *http.Request) (audit.Filter, bool) {
@@ -474,7 +468,7 @@ func (a *accessAPI) auditCheckpoint(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeAccessJSON(w, http.StatusOK, cp)
+	writeJSON(w, http.StatusOK, cp)
 }
 
 func (a *accessAPI) auditProof(w http.ResponseWriter, r *http.Request) {
@@ -492,7 +486,7 @@ func (a *accessAPI) auditProof(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "no proof yet: the record is newer than the latest checkpoint")
 		return
 	}
-	writeAccessJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, p)
 }
 
 func (a *accessAPI) listCerts(w http.ResponseWriter, r *http.Request) {
@@ -501,7 +495,7 @@ func (a *accessAPI) listCerts(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeAccessJSON(w, http.StatusOK, cs)
+	writeJSON(w, http.StatusOK, cs)
 }
 
 func (a *accessAPI) revokeCert(w http.ResponseWriter, r *http.Request) {

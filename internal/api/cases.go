@@ -98,19 +98,6 @@ func CasesRoutes(svc *cases.Service) []Route {
 
 type casesHandlers struct{ svc *cases.Service }
 
-func casesActor(r *http.Request) string {
-	if id, ok := IdentityFrom(r.Context()); ok && id.Subject != "" {
-		return id.Subject
-	}
-	return "unknown"
-}
-
-func casesJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // casesError maps domain errors: not found 404, conflict 409, bad input
 // 400 with its safe message, a failed evidence hash 409, anything else
 // 500 with an id that is also logged.
@@ -205,10 +192,10 @@ func (h casesHandlers) raise(w http.ResponseWriter, r *http.Request) {
 		out[i].Events = nil
 	}
 	if !strings.HasPrefix(trimmed, "[") {
-		casesJSON(w, http.StatusCreated, out[0])
+		writeJSON(w, http.StatusCreated, out[0])
 		return
 	}
-	casesJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (h casesHandlers) listAlerts(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +227,7 @@ func (h casesHandlers) listAlerts(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, as)
+	writeJSON(w, http.StatusOK, as)
 }
 
 func (h casesHandlers) getAlert(w http.ResponseWriter, r *http.Request) {
@@ -249,7 +236,7 @@ func (h casesHandlers) getAlert(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, a)
 }
 
 func (h casesHandlers) alertNotes(w http.ResponseWriter, r *http.Request) {
@@ -262,7 +249,7 @@ func (h casesHandlers) alertNotes(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, cs)
+	writeJSON(w, http.StatusOK, cs)
 }
 
 type bodyText struct {
@@ -274,12 +261,12 @@ func (h casesHandlers) addAlertNote(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	c, err := h.svc.AddAlertNote(r.Context(), TenantOf(r), r.PathValue("id"), b.Body, casesActor(r))
+	c, err := h.svc.AddAlertNote(r.Context(), TenantOf(r), r.PathValue("id"), b.Body, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, c)
+	writeJSON(w, http.StatusCreated, c)
 }
 
 func (h casesHandlers) listIncidents(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +311,7 @@ func (h casesHandlers) listIncidents(w http.ResponseWriter, r *http.Request) {
 	if out == nil {
 		out = []cases.Incident{}
 	}
-	casesJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h casesHandlers) createIncident(w http.ResponseWriter, r *http.Request) {
@@ -332,12 +319,12 @@ func (h casesHandlers) createIncident(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &n) {
 		return
 	}
-	inc, err := h.svc.CreateIncident(r.Context(), TenantOf(r), n, casesActor(r))
+	inc, err := h.svc.CreateIncident(r.Context(), TenantOf(r), n, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, inc)
+	writeJSON(w, http.StatusCreated, inc)
 }
 
 // IncidentDetail is GET /api/v1/incidents/{id}: the incident with its
@@ -366,7 +353,7 @@ func (h casesHandlers) getIncident(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, d)
 }
 
 type incidentPatch struct {
@@ -388,12 +375,12 @@ func (h casesHandlers) updateIncident(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Version = v
 	}
-	inc, err := h.svc.UpdateIncident(r.Context(), TenantOf(r), r.PathValue("id"), p.Version, p.IncidentPatch, casesActor(r))
+	inc, err := h.svc.UpdateIncident(r.Context(), TenantOf(r), r.PathValue("id"), p.Version, p.IncidentPatch, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, inc)
 }
 
 func (h casesHandlers) assign(w http.ResponseWriter, r *http.Request) {
@@ -406,12 +393,12 @@ func (h casesHandlers) assign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inc, err := h.svc.UpdateIncident(r.Context(), TenantOf(r), r.PathValue("id"), b.Version,
-		cases.IncidentPatch{Assignee: b.Assignee, Team: b.Team}, casesActor(r))
+		cases.IncidentPatch{Assignee: b.Assignee, Team: b.Team}, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, inc)
 }
 
 func (h casesHandlers) merge(w http.ResponseWriter, r *http.Request) {
@@ -421,12 +408,12 @@ func (h casesHandlers) merge(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	inc, err := h.svc.MergeIncidents(r.Context(), TenantOf(r), r.PathValue("id"), b.Incidents, casesActor(r))
+	inc, err := h.svc.MergeIncidents(r.Context(), TenantOf(r), r.PathValue("id"), b.Incidents, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, inc)
 }
 
 func (h casesHandlers) split(w http.ResponseWriter, r *http.Request) {
@@ -436,12 +423,12 @@ func (h casesHandlers) split(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	inc, err := h.svc.SplitIncident(r.Context(), TenantOf(r), r.PathValue("id"), b.Alerts, casesActor(r))
+	inc, err := h.svc.SplitIncident(r.Context(), TenantOf(r), r.PathValue("id"), b.Alerts, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, inc)
+	writeJSON(w, http.StatusCreated, inc)
 }
 
 func (h casesHandlers) timeline(w http.ResponseWriter, r *http.Request) {
@@ -453,7 +440,7 @@ func (h casesHandlers) timeline(w http.ResponseWriter, r *http.Request) {
 	if tl == nil {
 		tl = []cases.TimelineEntry{}
 	}
-	casesJSON(w, http.StatusOK, tl)
+	writeJSON(w, http.StatusOK, tl)
 }
 
 func (h casesHandlers) addTimeline(w http.ResponseWriter, r *http.Request) {
@@ -464,11 +451,11 @@ func (h casesHandlers) addTimeline(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	if err := h.svc.AddTimelineEntry(r.Context(), TenantOf(r), r.PathValue("id"), b.At, b.Text, casesActor(r)); err != nil {
+	if err := h.svc.AddTimelineEntry(r.Context(), TenantOf(r), r.PathValue("id"), b.At, b.Text, actorOf(r)); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, map[string]string{"status": "added"})
+	writeJSON(w, http.StatusCreated, map[string]string{"status": "added"})
 }
 
 func (h casesHandlers) comments(w http.ResponseWriter, r *http.Request) {
@@ -481,7 +468,7 @@ func (h casesHandlers) comments(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, cs)
+	writeJSON(w, http.StatusOK, cs)
 }
 
 func (h casesHandlers) addComment(w http.ResponseWriter, r *http.Request) {
@@ -489,12 +476,12 @@ func (h casesHandlers) addComment(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	c, err := h.svc.AddComment(r.Context(), TenantOf(r), r.PathValue("id"), b.Body, casesActor(r))
+	c, err := h.svc.AddComment(r.Context(), TenantOf(r), r.PathValue("id"), b.Body, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, c)
+	writeJSON(w, http.StatusCreated, c)
 }
 
 func (h casesHandlers) tasks(w http.ResponseWriter, r *http.Request) {
@@ -507,7 +494,7 @@ func (h casesHandlers) tasks(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, ts)
+	writeJSON(w, http.StatusOK, ts)
 }
 
 func (h casesHandlers) addTask(w http.ResponseWriter, r *http.Request) {
@@ -518,12 +505,12 @@ func (h casesHandlers) addTask(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	t, err := h.svc.AddTask(r.Context(), TenantOf(r), r.PathValue("id"), b.Title, b.Assignee, casesActor(r))
+	t, err := h.svc.AddTask(r.Context(), TenantOf(r), r.PathValue("id"), b.Title, b.Assignee, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, t)
+	writeJSON(w, http.StatusCreated, t)
 }
 
 func (h casesHandlers) setTask(w http.ResponseWriter, r *http.Request) {
@@ -533,11 +520,11 @@ func (h casesHandlers) setTask(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	if err := h.svc.SetTaskDone(r.Context(), TenantOf(r), r.PathValue("id"), r.PathValue("task"), b.Done, casesActor(r)); err != nil {
+	if err := h.svc.SetTaskDone(r.Context(), TenantOf(r), r.PathValue("id"), r.PathValue("task"), b.Done, actorOf(r)); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, map[string]bool{"done": b.Done})
+	writeJSON(w, http.StatusOK, map[string]bool{"done": b.Done})
 }
 
 func (h casesHandlers) observables(w http.ResponseWriter, r *http.Request) {
@@ -550,7 +537,7 @@ func (h casesHandlers) observables(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, os)
+	writeJSON(w, http.StatusOK, os)
 }
 
 func (h casesHandlers) addObservable(w http.ResponseWriter, r *http.Request) {
@@ -564,12 +551,12 @@ func (h casesHandlers) addObservable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o, err := h.svc.AddObservable(r.Context(), TenantOf(r), r.PathValue("id"),
-		cases.Observable{Kind: b.Kind, Value: b.Value, TLP: b.TLP, PAP: b.PAP}, casesActor(r))
+		cases.Observable{Kind: b.Kind, Value: b.Value, TLP: b.TLP, PAP: b.PAP}, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, o)
+	writeJSON(w, http.StatusCreated, o)
 }
 
 func (h casesHandlers) similar(w http.ResponseWriter, r *http.Request) {
@@ -582,7 +569,7 @@ func (h casesHandlers) similar(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h casesHandlers) evidenceList(w http.ResponseWriter, r *http.Request) {
@@ -595,7 +582,7 @@ func (h casesHandlers) evidenceList(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // addEvidence takes the file as the raw body: ?name=&description=, the
@@ -603,12 +590,12 @@ func (h casesHandlers) evidenceList(w http.ResponseWriter, r *http.Request) {
 func (h casesHandlers) addEvidence(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ev, err := h.svc.AddEvidence(r.Context(), TenantOf(r), r.PathValue("id"), q.Get("name"), r.Header.Get("Content-Type"),
-		q.Get("description"), r.Body, casesActor(r))
+		q.Get("description"), r.Body, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, ev)
+	writeJSON(w, http.StatusCreated, ev)
 }
 
 func (h casesHandlers) getEvidence(w http.ResponseWriter, r *http.Request) {
@@ -617,11 +604,11 @@ func (h casesHandlers) getEvidence(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, ev)
+	writeJSON(w, http.StatusOK, ev)
 }
 
 func (h casesHandlers) downloadEvidence(w http.ResponseWriter, r *http.Request) {
-	ev, body, err := h.svc.DownloadEvidence(r.Context(), TenantOf(r), r.PathValue("id"), r.PathValue("ev"), casesActor(r))
+	ev, body, err := h.svc.DownloadEvidence(r.Context(), TenantOf(r), r.PathValue("id"), r.PathValue("ev"), actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -654,7 +641,7 @@ func (h casesHandlers) regulatory(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (h casesHandlers) flag(w http.ResponseWriter, r *http.Request) {
@@ -662,12 +649,12 @@ func (h casesHandlers) flag(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &in) {
 		return
 	}
-	sts, err := h.svc.Flag(r.Context(), TenantOf(r), r.PathValue("id"), in, casesActor(r))
+	sts, err := h.svc.Flag(r.Context(), TenantOf(r), r.PathValue("id"), in, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, sts)
+	writeJSON(w, http.StatusCreated, sts)
 }
 
 func (h casesHandlers) facts(w http.ResponseWriter, r *http.Request) {
@@ -675,11 +662,11 @@ func (h casesHandlers) facts(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &f) {
 		return
 	}
-	if err := h.svc.UpdateFacts(r.Context(), TenantOf(r), r.PathValue("id"), cases.Regime(r.PathValue("regime")), f, casesActor(r)); err != nil {
+	if err := h.svc.UpdateFacts(r.Context(), TenantOf(r), r.PathValue("id"), cases.Regime(r.PathValue("regime")), f, actorOf(r)); err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, f)
 }
 
 func (h casesHandlers) submit(w http.ResponseWriter, r *http.Request) {
@@ -689,12 +676,12 @@ func (h casesHandlers) submit(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	st, err := h.svc.SubmitStage(r.Context(), TenantOf(r), r.PathValue("id"), cases.Regime(r.PathValue("regime")), r.PathValue("stage"), b.Reference, casesActor(r))
+	st, err := h.svc.SubmitStage(r.Context(), TenantOf(r), r.PathValue("id"), cases.Regime(r.PathValue("regime")), r.PathValue("stage"), b.Reference, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (h casesHandlers) request(w http.ResponseWriter, r *http.Request) {
@@ -704,12 +691,12 @@ func (h casesHandlers) request(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	st, err := h.svc.RequestStage(r.Context(), TenantOf(r), r.PathValue("id"), cases.Regime(r.PathValue("regime")), r.PathValue("stage"), b.Due, casesActor(r))
+	st, err := h.svc.RequestStage(r.Context(), TenantOf(r), r.PathValue("id"), cases.Regime(r.PathValue("regime")), r.PathValue("stage"), b.Due, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, st)
+	writeJSON(w, http.StatusCreated, st)
 }
 
 // report serves a draft as JSON, or as Markdown with ?format=markdown.
@@ -721,7 +708,7 @@ func (h casesHandlers) report(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Query().Get("format") {
 	case "", "json":
-		casesJSON(w, http.StatusOK, rep)
+		writeJSON(w, http.StatusOK, rep)
 	case "markdown", "md":
 		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
 		_, _ = io.WriteString(w, rep.Markdown())
@@ -750,11 +737,11 @@ func (h casesHandlers) metrics(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, map[string]any{"since": since, "until": until, "priorities": out})
+	writeJSON(w, http.StatusOK, map[string]any{"since": since, "until": until, "priorities": out})
 }
 
 func (h casesHandlers) catalog(w http.ResponseWriter, _ *http.Request) {
-	casesJSON(w, http.StatusOK, h.svc.Catalog())
+	writeJSON(w, http.StatusOK, h.svc.Catalog())
 }
 
 func (h casesHandlers) previewException(w http.ResponseWriter, r *http.Request) {
@@ -767,7 +754,7 @@ func (h casesHandlers) previewException(w http.ResponseWriter, r *http.Request) 
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, p)
 }
 
 func (h casesHandlers) createException(w http.ResponseWriter, r *http.Request) {
@@ -775,12 +762,12 @@ func (h casesHandlers) createException(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &in) {
 		return
 	}
-	x, err := h.svc.CreateException(r.Context(), TenantOf(r), in, casesActor(r))
+	x, err := h.svc.CreateException(r.Context(), TenantOf(r), in, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, x)
+	writeJSON(w, http.StatusCreated, x)
 }
 
 func (h casesHandlers) listExceptions(w http.ResponseWriter, r *http.Request) {
@@ -789,7 +776,7 @@ func (h casesHandlers) listExceptions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, xs)
+	writeJSON(w, http.StatusOK, xs)
 }
 
 // filters serves the active exceptions as one multi-document Sigma YAML.
@@ -814,7 +801,7 @@ func (h casesHandlers) getException(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, x)
+	writeJSON(w, http.StatusOK, x)
 }
 
 func (h casesHandlers) updateException(w http.ResponseWriter, r *http.Request) {
@@ -825,10 +812,10 @@ func (h casesHandlers) updateException(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 1<<20, &b) {
 		return
 	}
-	x, err := h.svc.UpdateException(r.Context(), TenantOf(r), r.PathValue("id"), b.Version, b.ExceptionPatch, casesActor(r))
+	x, err := h.svc.UpdateException(r.Context(), TenantOf(r), r.PathValue("id"), b.Version, b.ExceptionPatch, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, x)
+	writeJSON(w, http.StatusOK, x)
 }

@@ -161,7 +161,7 @@ func (h complyHandlers) frameworks(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) view(w http.ResponseWriter, r *http.Request) {
@@ -185,7 +185,7 @@ func (h complyHandlers) view(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (h complyHandlers) soa(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +203,7 @@ func (h complyHandlers) history(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) checks(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +212,7 @@ func (h complyHandlers) checks(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"policy_hash": b.Hash(), "checks": b.Checks})
+	writeJSON(w, http.StatusOK, map[string]any{"policy_hash": b.Hash(), "checks": b.Checks})
 }
 
 func (h complyHandlers) testChecks(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +221,7 @@ func (h complyHandlers) testChecks(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (h complyHandlers) saveBundle(w http.ResponseWriter, r *http.Request) {
@@ -232,13 +232,13 @@ func (h complyHandlers) saveBundle(w http.ResponseWriter, r *http.Request) {
 	tb, tests, err := h.svc.SaveBundle(r.Context(), TenantOf(r), r.PathValue("id"), &b, identityName(r))
 	if err != nil {
 		if errors.Is(err, comply.ErrInvalid) && tests != nil {
-			vulnJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error(), "tests": tests})
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error(), "tests": tests})
 			return
 		}
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"bundle": tb, "tests": tests})
+	writeJSON(w, http.StatusOK, map[string]any{"bundle": tb, "tests": tests})
 }
 
 func (h complyHandlers) evaluate(w http.ResponseWriter, r *http.Request) {
@@ -258,7 +258,7 @@ func (h complyHandlers) evaluate(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"run": run, "results": res})
+	writeJSON(w, http.StatusOK, map[string]any{"run": run, "results": res})
 }
 
 func (h complyHandlers) runs(w http.ResponseWriter, r *http.Request) {
@@ -272,7 +272,7 @@ func (h complyHandlers) runs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) run(w http.ResponseWriter, r *http.Request) {
@@ -293,7 +293,7 @@ func (h complyHandlers) run(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"run": run, "results": res})
+	writeJSON(w, http.StatusOK, map[string]any{"run": run, "results": res})
 }
 
 func (h complyHandlers) results(w http.ResponseWriter, r *http.Request) {
@@ -315,7 +315,7 @@ func (h complyHandlers) results(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func waiverIn(win *comply.Window, wv comply.Waiver) bool {
@@ -338,7 +338,7 @@ func (h complyHandlers) waivers(w http.ResponseWriter, r *http.Request) {
 			out = append(out, wv)
 		}
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) waiver(w http.ResponseWriter, r *http.Request) {
@@ -354,7 +354,7 @@ func (h complyHandlers) waiver(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) requestWaiver(w http.ResponseWriter, r *http.Request) {
@@ -367,7 +367,7 @@ func (h complyHandlers) requestWaiver(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (h complyHandlers) decideWaiver(w http.ResponseWriter, r *http.Request) {
@@ -380,7 +380,7 @@ func (h complyHandlers) decideWaiver(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) revokeWaiver(w http.ResponseWriter, r *http.Request) {
@@ -395,7 +395,7 @@ func (h complyHandlers) revokeWaiver(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) listEvidence(w http.ResponseWriter, r *http.Request) {
@@ -424,7 +424,7 @@ func (h complyHandlers) listEvidence(w http.ResponseWriter, r *http.Request) {
 			out = append(out, e)
 		}
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // evidenceBody is an evidence upload: JSON with the file base64-encoded.
@@ -452,7 +452,7 @@ func (h complyHandlers) addEvidence(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (h complyHandlers) getEvidence(w http.ResponseWriter, r *http.Request) {
@@ -479,7 +479,7 @@ func (h complyHandlers) getEvidence(w http.ResponseWriter, r *http.Request) {
 			revs = append(revs, rv)
 		}
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"evidence": ev, "revisions": revs})
+	writeJSON(w, http.StatusOK, map[string]any{"evidence": ev, "revisions": revs})
 }
 
 func (h complyHandlers) addRevision(w http.ResponseWriter, r *http.Request) {
@@ -492,7 +492,7 @@ func (h complyHandlers) addRevision(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (h complyHandlers) content(w http.ResponseWriter, r *http.Request) {
@@ -531,7 +531,7 @@ func (h complyHandlers) assess(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) report(w http.ResponseWriter, r *http.Request) {
@@ -555,7 +555,7 @@ func (h complyHandlers) report(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(buf.Bytes())
 	case "json":
-		vulnJSON(w, http.StatusOK, rep)
+		writeJSON(w, http.StatusOK, rep)
 	case "pdf":
 		out, err := h.svc.RenderPDF(r.Context(), rep)
 		if errors.Is(err, comply.ErrNoPDF) {
@@ -579,7 +579,7 @@ func (h complyHandlers) importTISAX(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"catalog": cat.ID, "questions": len(cat.Requirements), "maturity_levels": n})
+	writeJSON(w, http.StatusOK, map[string]any{"catalog": cat.ID, "questions": len(cat.Requirements), "maturity_levels": n})
 }
 
 func (h complyHandlers) importOSCAL(w http.ResponseWriter, r *http.Request) {
@@ -588,7 +588,7 @@ func (h complyHandlers) importOSCAL(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"catalog": cat.ID, "requirements": len(cat.Requirements)})
+	writeJSON(w, http.StatusOK, map[string]any{"catalog": cat.ID, "requirements": len(cat.Requirements)})
 }
 
 func (h complyHandlers) export(w http.ResponseWriter, r *http.Request) {
@@ -622,7 +622,7 @@ func (h complyHandlers) engagements(w http.ResponseWriter, r *http.Request) {
 			out = append(out, e)
 		}
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) createEngagement(w http.ResponseWriter, r *http.Request) {
@@ -635,7 +635,7 @@ func (h complyHandlers) createEngagement(w http.ResponseWriter, r *http.Request)
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (h complyHandlers) engagement(w http.ResponseWriter, r *http.Request) {
@@ -653,7 +653,7 @@ func (h complyHandlers) engagement(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, map[string]any{"engagement": e, "findings": fs})
+	writeJSON(w, http.StatusOK, map[string]any{"engagement": e, "findings": fs})
 }
 
 func (h complyHandlers) addFinding(w http.ResponseWriter, r *http.Request) {
@@ -666,7 +666,7 @@ func (h complyHandlers) addFinding(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (h complyHandlers) closeFinding(w http.ResponseWriter, r *http.Request) {
@@ -681,7 +681,7 @@ func (h complyHandlers) closeFinding(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h complyHandlers) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -700,7 +700,7 @@ func (h complyHandlers) dashboard(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, d)
 }
 
 func (h complyHandlers) setParams(w http.ResponseWriter, r *http.Request) {
@@ -713,5 +713,5 @@ func (h complyHandlers) setParams(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, c)
 }

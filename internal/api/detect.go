@@ -71,11 +71,11 @@ func (h detectHandlers) list(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, st)
 	}
-	casesJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h detectHandlers) summary(w http.ResponseWriter, _ *http.Request) {
-	casesJSON(w, http.StatusOK, h.svc.Summary())
+	writeJSON(w, http.StatusOK, h.svc.Summary())
 }
 
 func (h detectHandlers) problems(w http.ResponseWriter, _ *http.Request) {
@@ -83,7 +83,7 @@ func (h detectHandlers) problems(w http.ResponseWriter, _ *http.Request) {
 	if ps == nil {
 		ps = []detect.Problem{}
 	}
-	casesJSON(w, http.StatusOK, ps)
+	writeJSON(w, http.StatusOK, ps)
 }
 
 func (h detectHandlers) get(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +92,7 @@ func (h detectHandlers) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, st)
 }
 
 // reload re-reads the rule folders; ?force=1 recompiles even when no file
@@ -103,7 +103,7 @@ func (h detectHandlers) reload(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, res)
 }
 
 // huntBody is POST /api/v1/rules/hunt: start and end as for searches
@@ -145,7 +145,7 @@ func (h detectHandlers) hunt(w http.ResponseWriter, r *http.Request) {
 	if res.Detections == nil {
 		res.Detections = []detect.Detection{}
 	}
-	casesJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (h detectHandlers) suppressions(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +157,7 @@ func (h detectHandlers) suppressions(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []*detect.Suppression{}
 	}
-	casesJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, list)
 }
 
 func (h detectHandlers) addSuppression(w http.ResponseWriter, r *http.Request) {
@@ -165,12 +165,12 @@ func (h detectHandlers) addSuppression(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, 64<<10, &in) {
 		return
 	}
-	s, err := h.svc.AddSuppression(r.Context(), TenantOf(r), casesActor(r), in)
+	s, err := h.svc.AddSuppression(r.Context(), TenantOf(r), actorOf(r), in)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusCreated, s)
+	writeJSON(w, http.StatusCreated, s)
 }
 
 func (h detectHandlers) deleteSuppression(w http.ResponseWriter, r *http.Request) {

@@ -53,12 +53,6 @@ func IntelRoutes(svc *intel.Service) []Route {
 
 type intelHandlers struct{ svc *intel.Service }
 
-func intelJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (h intelHandlers) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, what+": not found")
@@ -100,7 +94,7 @@ func (h intelHandlers) list(w http.ResponseWriter, r *http.Request) {
 	if f.Limit > 0 && len(inds) == f.Limit || f.Limit == 0 && len(inds) == 1000 {
 		next = inds[len(inds)-1].ID
 	}
-	intelJSON(w, http.StatusOK, map[string]any{"indicators": inds, "next": next})
+	writeJSON(w, http.StatusOK, map[string]any{"indicators": inds, "next": next})
 }
 
 func (h intelHandlers) get(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +103,7 @@ func (h intelHandlers) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "indicator "+r.PathValue("id"), err)
 		return
 	}
-	intelJSON(w, http.StatusOK, ind)
+	writeJSON(w, http.StatusOK, ind)
 }
 
 func (h intelHandlers) delete(w http.ResponseWriter, r *http.Request) {
@@ -135,7 +129,7 @@ func (h intelHandlers) sightings(w http.ResponseWriter, r *http.Request) {
 	if ss == nil {
 		ss = []intel.Sighting{}
 	}
-	intelJSON(w, http.StatusOK, map[string]any{"sightings": ss})
+	writeJSON(w, http.StatusOK, map[string]any{"sightings": ss})
 }
 
 func (h intelHandlers) lookup(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +147,7 @@ func (h intelHandlers) lookup(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "lookup", err)
 		return
 	}
-	intelJSON(w, http.StatusOK, map[string]any{"found": len(res.Indicators) > 0, "result": res})
+	writeJSON(w, http.StatusOK, map[string]any{"found": len(res.Indicators) > 0, "result": res})
 }
 
 // importDoc takes one document or list in the body:
@@ -214,7 +208,7 @@ func (h intelHandlers) importDoc(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "import", err)
 		return
 	}
-	intelJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, st)
 }
 
 // export streams the tenant's indicators: GET
@@ -269,7 +263,7 @@ func (h intelHandlers) warninglists(w http.ResponseWriter, r *http.Request) {
 	if lists == nil {
 		lists = []intel.Warninglist{}
 	}
-	intelJSON(w, http.StatusOK, map[string]any{"warninglists": lists})
+	writeJSON(w, http.StatusOK, map[string]any{"warninglists": lists})
 }
 
 func (h intelHandlers) deleteWarninglist(w http.ResponseWriter, r *http.Request) {
@@ -288,7 +282,7 @@ func (h intelHandlers) stats(w http.ResponseWriter, r *http.Request) {
 	if ts, ok := st.Tenants[tenant]; ok {
 		out["index"] = ts
 	}
-	intelJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // PermAttackRead lets a caller read the ATT&CK catalog and rule coverage.
@@ -302,7 +296,7 @@ func AttackRoutes(svc *attack.Service) []Route {
 	return []Route{
 		{Pattern: "GET /api/v1/attack/tactics", Perm: PermAttackRead, Handler: func(w http.ResponseWriter, r *http.Request) {
 			c := svc.Catalog()
-			intelJSON(w, http.StatusOK, map[string]any{"version": c.Version, "notice": c.Notice, "tactics": c.Tactics()})
+			writeJSON(w, http.StatusOK, map[string]any{"version": c.Version, "notice": c.Notice, "tactics": c.Tactics()})
 		}},
 		{Pattern: "GET /api/v1/attack/techniques", Perm: PermAttackRead, Handler: func(w http.ResponseWriter, r *http.Request) {
 			c := svc.Catalog()
@@ -316,7 +310,7 @@ func AttackRoutes(svc *attack.Service) []Route {
 			} else {
 				out = c.All(attack.KindTechnique)
 			}
-			intelJSON(w, http.StatusOK, map[string]any{"version": c.Version, "techniques": out})
+			writeJSON(w, http.StatusOK, map[string]any{"version": c.Version, "techniques": out})
 		}},
 		{Pattern: "GET /api/v1/attack/entries/{id}", Perm: PermAttackRead, Handler: func(w http.ResponseWriter, r *http.Request) {
 			e, ok := svc.Catalog().Get(r.PathValue("id"))
@@ -324,7 +318,7 @@ func AttackRoutes(svc *attack.Service) []Route {
 				writeError(w, http.StatusNotFound, "ATT&CK id "+r.PathValue("id")+": not found")
 				return
 			}
-			intelJSON(w, http.StatusOK, e)
+			writeJSON(w, http.StatusOK, e)
 		}},
 		{Pattern: "GET /api/v1/attack/coverage", Perm: PermAttackRead, Handler: func(w http.ResponseWriter, r *http.Request) {
 			cov, err := svc.Coverage(r.Context())
@@ -334,7 +328,7 @@ func AttackRoutes(svc *attack.Service) []Route {
 				writeError(w, http.StatusInternalServerError, "coverage failed (id "+id+")")
 				return
 			}
-			intelJSON(w, http.StatusOK, cov)
+			writeJSON(w, http.StatusOK, cov)
 		}},
 	}
 }
@@ -575,7 +569,7 @@ func (h feedHandlers) list(w http.ResponseWriter, r *http.Request) {
 	if fs == nil {
 		fs = []intel.Feed{}
 	}
-	intelJSON(w, http.StatusOK, map[string]any{"feeds": fs})
+	writeJSON(w, http.StatusOK, map[string]any{"feeds": fs})
 }
 
 func (h feedHandlers) put(w http.ResponseWriter, r *http.Request) {
@@ -619,7 +613,7 @@ func (h feedHandlers) put(w http.ResponseWriter, r *http.Request) {
 		intelHandlers{h.svc}.fail(w, r, "feed", err)
 		return
 	}
-	intelJSON(w, http.StatusOK, got)
+	writeJSON(w, http.StatusOK, got)
 }
 
 func (h feedHandlers) delete(w http.ResponseWriter, r *http.Request) {
@@ -642,5 +636,5 @@ func (h feedHandlers) pull(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadGateway, "pull: "+err.Error())
 		return
 	}
-	intelJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, res)
 }

@@ -67,19 +67,6 @@ func SoarRoutes(svc *soar.Service) []Route {
 
 type soarHandlers struct{ svc *soar.Service }
 
-func soarActor(r *http.Request) string {
-	if id, ok := IdentityFrom(r.Context()); ok && id.Subject != "" {
-		return id.Subject
-	}
-	return "unknown"
-}
-
-func soarJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 func (h soarHandlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -134,7 +121,7 @@ func (h soarHandlers) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h soarHandlers) apply(w http.ResponseWriter, r *http.Request) {
@@ -142,13 +129,13 @@ func (h soarHandlers) apply(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v, err := h.svc.Apply(r.Context(), TenantOf(r), src, soarActor(r))
+	v, err := h.svc.Apply(r.Context(), TenantOf(r), src, actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	v.Source = ""
-	soarJSON(w, http.StatusCreated, v)
+	writeJSON(w, http.StatusCreated, v)
 }
 
 func (h soarHandlers) validate(w http.ResponseWriter, r *http.Request) {
@@ -160,11 +147,11 @@ func (h soarHandlers) validate(w http.ResponseWriter, r *http.Request) {
 	var ve *soar.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		soarJSON(w, http.StatusOK, map[string]any{"valid": false, "problems": ve.Problems})
+		writeJSON(w, http.StatusOK, map[string]any{"valid": false, "problems": ve.Problems})
 	case err != nil:
 		h.fail(w, r, err)
 	default:
-		soarJSON(w, http.StatusOK, map[string]any{"valid": true, "name": pb.Name, "steps": len(pb.Steps)})
+		writeJSON(w, http.StatusOK, map[string]any{"valid": true, "name": pb.Name, "steps": len(pb.Steps)})
 	}
 }
 
@@ -183,7 +170,7 @@ func (h soarHandlers) get(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (h soarHandlers) versions(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +179,7 @@ func (h soarHandlers) versions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // runRequest is the body of a manual run.
@@ -208,12 +195,12 @@ func (h soarHandlers) run(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := h.svc.StartRun(r.Context(), TenantOf(r), soar.StartRequest{Playbook: r.PathValue("name"), Version: body.Version,
-		Inputs: body.Inputs, DryRun: body.DryRun, Actor: soarActor(r)})
+		Inputs: body.Inputs, DryRun: body.DryRun, Actor: actorOf(r)})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusCreated, run)
+	writeJSON(w, http.StatusCreated, run)
 }
 
 func (h soarHandlers) runFromIncident(w http.ResponseWriter, r *http.Request) {
@@ -222,12 +209,12 @@ func (h soarHandlers) runFromIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := h.svc.RunFromIncident(r.Context(), TenantOf(r), r.PathValue("id"), soar.StartRequest{Playbook: r.PathValue("name"),
-		Version: body.Version, Inputs: body.Inputs, DryRun: body.DryRun, Actor: soarActor(r)})
+		Version: body.Version, Inputs: body.Inputs, DryRun: body.DryRun, Actor: actorOf(r)})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusCreated, run)
+	writeJSON(w, http.StatusCreated, run)
 }
 
 func (h soarHandlers) actions(w http.ResponseWriter, _ *http.Request) {
@@ -240,7 +227,7 @@ func (h soarHandlers) actions(w http.ResponseWriter, _ *http.Request) {
 	for _, a := range soar.Actions() {
 		out = append(out, action{a.ID, a.Short(), a.SideEffects})
 	}
-	soarJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h soarHandlers) runs(w http.ResponseWriter, r *http.Request) {
@@ -259,7 +246,7 @@ func (h soarHandlers) runs(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h soarHandlers) getRun(w http.ResponseWriter, r *http.Request) {
@@ -268,25 +255,25 @@ func (h soarHandlers) getRun(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, run)
 }
 
 func (h soarHandlers) retry(w http.ResponseWriter, r *http.Request) {
-	run, err := h.svc.Retry(r.Context(), TenantOf(r), r.PathValue("id"), soarActor(r))
+	run, err := h.svc.Retry(r.Context(), TenantOf(r), r.PathValue("id"), actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, run)
 }
 
 func (h soarHandlers) replay(w http.ResponseWriter, r *http.Request) {
-	run, err := h.svc.Replay(r.Context(), TenantOf(r), r.PathValue("id"), soarActor(r))
+	run, err := h.svc.Replay(r.Context(), TenantOf(r), r.PathValue("id"), actorOf(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusCreated, run)
+	writeJSON(w, http.StatusCreated, run)
 }
 
 func (h soarHandlers) decide(approve bool) http.HandlerFunc {
@@ -304,7 +291,7 @@ func (h soarHandlers) decide(approve bool) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
-		soarJSON(w, http.StatusOK, run)
+		writeJSON(w, http.StatusOK, run)
 	}
 }
 
@@ -314,7 +301,7 @@ func (h soarHandlers) approvals(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h soarHandlers) secrets(w http.ResponseWriter, r *http.Request) {
@@ -323,7 +310,7 @@ func (h soarHandlers) secrets(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	soarJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h soarHandlers) putSecret(w http.ResponseWriter, r *http.Request) {
@@ -333,7 +320,7 @@ func (h soarHandlers) putSecret(w http.ResponseWriter, r *http.Request) {
 	if !soarDecode(w, r, &body) {
 		return
 	}
-	if err := h.svc.PutSecret(r.Context(), TenantOf(r), r.PathValue("name"), body.Value, soarActor(r)); err != nil {
+	if err := h.svc.PutSecret(r.Context(), TenantOf(r), r.PathValue("name"), body.Value, actorOf(r)); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -64,7 +64,7 @@ func limitOf(r *http.Request, def int) int {
 
 // top answers the riskiest entities with their contributions.
 func (h uebaHandlers) top(w http.ResponseWriter, r *http.Request) {
-	casesJSON(w, http.StatusOK, h.svc.Entities(TenantOf(r), limitOf(r, 20)))
+	writeJSON(w, http.StatusOK, h.svc.Entities(TenantOf(r), limitOf(r, 20)))
 }
 
 func (h uebaHandlers) entity(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +78,7 @@ func (h uebaHandlers) entity(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, p)
 }
 
 // anomalies lists anomalies; ?detector=, ?kind=&value= and ?limit= filter.
@@ -106,11 +106,11 @@ func (h uebaHandlers) anomalies(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h uebaHandlers) detectors(w http.ResponseWriter, r *http.Request) {
-	casesJSON(w, http.StatusOK, h.svc.Detectors(TenantOf(r)))
+	writeJSON(w, http.StatusOK, h.svc.Detectors(TenantOf(r)))
 }
 
 // setMode takes {"mode":"shadow"|"production"}.
@@ -142,7 +142,7 @@ func (h uebaHandlers) setMode(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, h.svc.Detectors(TenantOf(r)))
+	writeJSON(w, http.StatusOK, h.svc.Detectors(TenantOf(r)))
 }
 
 func (h uebaHandlers) likelihood(w http.ResponseWriter, r *http.Request) {
@@ -151,5 +151,5 @@ func (h uebaHandlers) likelihood(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	casesJSON(w, http.StatusOK, l)
+	writeJSON(w, http.StatusOK, l)
 }

@@ -56,12 +56,6 @@ func identityName(r *http.Request) string {
 	return ""
 }
 
-func vulnJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // domainError maps domain errors to HTTP: not found 404, conflict 409,
 // invalid input 400 with its (safe) message, anything else 500 with an id.
 func vulnError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, invalid ...error) {
@@ -106,7 +100,7 @@ func (h vulnHandlers) importReport(w http.ResponseWriter, r *http.Request) {
 		vulnError(w, r, h.svc.Logger(), err, vuln.ErrInvalid)
 		return
 	}
-	vulnJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (h vulnHandlers) list(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +132,7 @@ func (h vulnHandlers) list(w http.ResponseWriter, r *http.Request) {
 	if page.Findings == nil {
 		page.Findings = []vuln.Finding{}
 	}
-	vulnJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, page)
 }
 
 func (h vulnHandlers) get(w http.ResponseWriter, r *http.Request) {
@@ -147,7 +141,7 @@ func (h vulnHandlers) get(w http.ResponseWriter, r *http.Request) {
 		vulnError(w, r, h.svc.Logger(), err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, f)
 }
 
 func (h vulnHandlers) setState(w http.ResponseWriter, r *http.Request) {
@@ -170,7 +164,7 @@ func (h vulnHandlers) setState(w http.ResponseWriter, r *http.Request) {
 		vulnError(w, r, h.svc.Logger(), err, vuln.ErrInvalid)
 		return
 	}
-	vulnJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, f)
 }
 
 func strconvQuote(s string) string { return strconv.Quote(s) }
@@ -181,5 +175,5 @@ func (h vulnHandlers) stats(w http.ResponseWriter, r *http.Request) {
 		vulnError(w, r, h.svc.Logger(), err)
 		return
 	}
-	vulnJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, st)
 }
