@@ -78,8 +78,9 @@ func appendValue(dst []byte, v Value) []byte {
 	case KindBool:
 		dst = append(dst, byte(v.n))
 	case KindArray:
-		dst = binary.AppendUvarint(dst, uint64(len(v.arr)))
-		for _, e := range v.arr {
+		arr := v.Array()
+		dst = binary.AppendUvarint(dst, uint64(len(arr)))
+		for _, e := range arr {
 			dst = appendValue(dst, e)
 		}
 	}

@@ -191,7 +191,7 @@ type Value struct {
 	kind Kind
 	s    string
 	n    uint64 // int64 bits, float64 bits, bool, or unix nanoseconds
-	arr  []Value
+	arr  *[]Value // a pointer keeps Value at 40 bytes; arrays are rare
 }
 
 // String makes a string value.
@@ -216,7 +216,7 @@ func Bool(b bool) Value {
 func Time(t time.Time) Value { return Value{kind: KindTime, n: uint64(t.UnixNano())} }
 
 // Array makes an array value.
-func Array(vs []Value) Value { return Value{kind: KindArray, arr: vs} }
+func Array(vs []Value) Value { return Value{kind: KindArray, arr: &vs} }
 
 // Null is the null value.
 func Null() Value { return Value{} }
@@ -275,7 +275,12 @@ func (v Value) Time() time.Time {
 }
 
 // Array returns the elements of an array value.
-func (v Value) Array() []Value { return v.arr }
+func (v Value) Array() []Value {
+	if v.arr == nil {
+		return nil
+	}
+	return *v.arr
+}
 
 // String renders the value as text, the way it is stored and matched:
 // numbers in shortest form, times in RFC 3339 with nanoseconds, arrays as
@@ -303,11 +308,12 @@ func (v Value) String() string {
 
 // Equal reports whether two values have the same kind and content.
 func (v Value) Equal(o Value) bool {
-	if v.kind != o.kind || v.s != o.s || v.n != o.n || len(v.arr) != len(o.arr) {
+	va, oa := v.Array(), o.Array()
+	if v.kind != o.kind || v.s != o.s || v.n != o.n || len(va) != len(oa) {
 		return false
 	}
-	for i := range v.arr {
-		if !v.arr[i].Equal(o.arr[i]) {
+	for i := range va {
+		if !va[i].Equal(oa[i]) {
 			return false
 		}
 	}
@@ -333,7 +339,7 @@ func (v Value) AppendJSON(dst []byte) []byte {
 		return AppendJSONString(dst, v.String())
 	case KindArray:
 		dst = append(dst, '[')
-		for i, e := range v.arr {
+		for i, e := range v.Array() {
 			if i > 0 {
 				dst = append(dst, ',')
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/wacht-soc/wacht/cmd/wacht/hunt"
 	"github.com/wacht-soc/wacht/cmd/wacht/ingest"
 	"github.com/wacht-soc/wacht/cmd/wacht/migrate"
+	"github.com/wacht-soc/wacht/cmd/wacht/parsecmd"
 	"github.com/wacht-soc/wacht/cmd/wacht/pki"
 	"github.com/wacht-soc/wacht/cmd/wacht/serve"
 	"github.com/wacht-soc/wacht/cmd/wacht/status"
@@ -39,6 +40,7 @@ func main() {
 		demo.NewCommand(g),
 		hunt.NewCommand(g),
 		ingest.NewCommand(g),
+		parsecmd.NewCommand(g),
 		token.NewCommand(g),
 		status.NewCommand(g),
 		configcmd.NewCommand(g),

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/wacht-soc/wacht/internal/indexer"
 	"github.com/wacht-soc/wacht/internal/ingest"
 	"github.com/wacht-soc/wacht/internal/journal"
+	"github.com/wacht-soc/wacht/internal/parse"
 	_ "github.com/wacht-soc/wacht/internal/parse/all" // every parser registers itself
 	"github.com/wacht-soc/wacht/internal/store"
 )
@@ -81,6 +83,9 @@ type Addrs struct {
 // Start opens every component and starts serving.
 func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkParsers(cfg); err != nil {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, Metrics: metrics.NewSet(), idxErr: make(chan error, 1), started: time.Now(), Now: time.Now}
@@ -152,6 +157,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 		MaxRequestBytes: int64(cfg.Ingest.MaxRequestBytes),
 		MaxLagMessages:  uint64(cfg.Ingest.MaxLagBatches),
 		KeepRaw:         cfg.Store.KeepOriginal,
+		Format:          cfg.Ingest.Format,
 	}
 	indexed := a.indexer.Written
 	if !cfg.Journal.Index {
@@ -383,4 +389,22 @@ func (a *App) closeAll() {
 	if a.db != nil {
 		_ = a.db.Close()
 	}
+}
+
+// checkParsers refuses a configuration that names a parser wacht does not
+// have, at start rather than at a source's first connection.
+func checkParsers(cfg config.Config) error {
+	for key, name := range map[string]string{"syslog.parser": cfg.Syslog.Parser, "ingest.format": cfg.Ingest.Format} {
+		if name == "" {
+			continue
+		}
+		if _, ok := parse.Lookup(name); !ok {
+			var known []string
+			for _, in := range parse.All() {
+				known = append(known, in.Name())
+			}
+			return fmt.Errorf("config: %s: unknown parser %q (known: %s)", key, name, strings.Join(known, ", "))
+		}
+	}
+	return nil
 }

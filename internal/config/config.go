@@ -110,6 +110,10 @@ type Ingest struct {
 	// MaxLagBatches is how many journal batches may wait for the indexer
 	// before sources are pushed back.
 	MaxLagBatches int `yaml:"max_lag_batches"`
+	// Format is the parser of POST /api/v1/ingest when the request names
+	// none (?format=): "auto" detects it from the first record of each
+	// request; any parser name fixes it.
+	Format string `yaml:"format"`
 }
 
 // Journal configures the durable event log.
@@ -165,7 +169,7 @@ func Default() Config {
 			UDP: "127.0.0.1:5514", TCP: "127.0.0.1:5514",
 			Tenant: "default", Parser: "syslog", IdleTimeout: Duration(10 * time.Minute), MaxConns: 1000,
 		},
-		Ingest:  Ingest{MaxEventBytes: 1 << 20, MaxRequestBytes: 16 << 20, MaxLagBatches: 2000},
+		Ingest:  Ingest{MaxEventBytes: 1 << 20, MaxRequestBytes: 16 << 20, MaxLagBatches: 2000, Format: "auto"},
 		Journal: Journal{Fsync: "1s", MaxBytes: 2 << 30, Index: true},
 		Store: Store{
 			Retention: Duration(90 * 24 * time.Hour), MemoryBytes: 512 << 20,

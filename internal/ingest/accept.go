@@ -32,6 +32,9 @@ type Limits struct {
 	// MaxLagMessages is how many journal batches may wait for the indexer
 	// before sources are pushed back (HTTP 429, TCP stops reading).
 	MaxLagMessages uint64
+	// Format is the parser of HTTP line requests that name none ("" is
+	// "auto").
+	Format string
 	// BatchEvents and BatchBytes bound one journal message.
 	BatchEvents int
 	BatchBytes  int

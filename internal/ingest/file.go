@@ -147,46 +147,9 @@ func (h *HTTP) parseFile(inst *parse.Instance, data []byte, base event.Event, re
 		}
 		events = append(events, ev)
 	}
-	if mp, ok := inst.Parser.(parse.MultiParser); ok {
-		err := mp.ParseAll(data, base, func(ev *event.Event) error {
-			e := *ev
-			e.Format = inst.Info.Format()
-			if e.Time.IsZero() {
-				e.Time = e.IngestTime
-			}
-			e.ComputeID()
-			keep(&e)
-			return nil
-		})
-		return events, err
-	}
-	limit := h.acc.Limits().MaxEventBytes
-	inst.Reset()
-	for n, off := 1, 0; off < len(data); n++ {
-		end := bytes.IndexByte(data[off:], '\n')
-		if end < 0 {
-			end = len(data)
-		} else {
-			end += off
-		}
-		line := bytes.TrimRight(data[off:end], "\r")
-		off = end + 1
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		size := len(line)
-		if size > limit {
-			line = line[:limit]
-		}
-		ev := base
-		err := inst.Record(line, &ev)
-		if errors.Is(err, parse.ErrNoEvent) {
-			continue
-		}
-		if size > limit {
-			ev.AddError("line " + strconv.Itoa(n) + " truncated: " + strconv.Itoa(size) + " bytes is more than the limit of " + strconv.Itoa(limit))
-		}
-		keep(&ev)
-	}
-	return events, nil
+	err := inst.ReadAll(data, base, h.acc.Limits().MaxEventBytes, func(ev *event.Event) error {
+		keep(ev)
+		return nil
+	})
+	return events, err
 }

@@ -164,12 +164,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // Lines serves POST /api/v1/ingest: one record per line, parsed by the
-// parser named in ?format= (default json).
+// parser named in ?format= (default Limits.Format, else auto: detected
+// from the first record).
 func (h *HTTP) Lines(w http.ResponseWriter, r *http.Request) {
 	c := h.acc.Counters("http")
 	format := r.URL.Query().Get("format")
 	if format == "" {
-		format = "json"
+		format = h.acc.Limits().Format
+	}
+	if format == "" {
+		format = "auto"
 	}
 	dec, err := NewDecoder(format, h.tenant(r), event.Source{Listener: "http", Peer: r.RemoteAddr}, time.Now())
 	if err != nil {

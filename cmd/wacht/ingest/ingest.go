@@ -1,22 +1,19 @@
 // Package ingest is `wacht ingest`: send log files and folders to a running
 // server, which detects each file's format (or uses --format) and stores
 // its events. Folders are walked recursively; .gz files are sent
-// compressed, each file of a .zip separately.
+// compressed, each file of a .zip separately. Files the server accepted
+// are recorded, so an interrupted run started again sends only the rest.
 package ingest
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,14 +23,20 @@ import (
 
 // NewCommand returns `wacht ingest`.
 func NewCommand(g *cli.Globals) *cobra.Command {
-	var format, tenant string
+	var format, tenant, resume string
+	var restart bool
 	cmd := &cobra.Command{
 		Use:   "ingest FILE|DIR...",
 		Short: "Send log files (EVTX, JSON, Zeek, CEF, syslog, access logs …) to a running server",
 		Long: `Send log files and folders (recursively) to a running server. Each file's
 format is detected from its first bytes unless --format names a parser;
 .gz files are sent compressed and each file inside a .zip is sent on its
-own. Progress goes to stderr; a summary per file to stdout.`,
+own. Progress goes to stderr; a summary per file to stdout.
+
+Each file the server accepted is recorded (--resume-file); when a run is
+interrupted or some files fail, running the same command again sends only
+the files not yet accepted. A file whose size or modification time changed
+is sent again. The record is removed when every file went through.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.Client()
@@ -41,44 +44,55 @@ own. Progress goes to stderr; a summary per file to stdout.`,
 				return err
 			}
 			s := &sender{c: c, format: format, tenant: tenant, json: g.JSON, out: cmd.OutOrStdout()}
-			var files []string
-			for _, a := range args {
-				err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-					if err != nil {
-						return err
-					}
-					if d.Type().IsRegular() {
-						files = append(files, p)
-					}
-					return nil
-				})
-				if err != nil {
-					return fmt.Errorf("read %s: %w", a, err)
-				}
+			inputs, err := cli.Inputs(args)
+			if err != nil {
+				return err
 			}
-			if len(files) == 0 {
-				return errors.New("no files found")
+			done, err := openResume(resume, c.Base, tenant, format, args, restart)
+			if err != nil {
+				return err
 			}
+			skipped := 0
 			prog := &cli.Progress{What: "files"}
 			failed := 0
-			for i, f := range files {
-				prog.Update(int64(i), int64(len(files)))
-				if err := s.file(cmd.Context(), f); err != nil {
+			for i, in := range inputs {
+				prog.Update(int64(i), int64(len(inputs)))
+				if done.has(in) {
+					skipped++
+					continue
+				}
+				data, err := in.Read(false) // .gz goes as it is: the server decompresses
+				if err == nil {
+					err = s.send(cmd.Context(), in.Name, data)
+				}
+				if err != nil {
 					failed++
-					fmt.Fprintf(os.Stderr, "\r%s: %v\n", f, err)
+					fmt.Fprintf(os.Stderr, "\r%s: %v\n", in.Name, err)
+					if cmd.Context().Err() != nil {
+						break
+					}
+					continue
+				}
+				if err := done.add(in); err != nil {
+					return err
 				}
 			}
-			prog.Update(int64(len(files)), int64(len(files)))
+			prog.Update(int64(len(inputs)), int64(len(inputs)))
 			prog.Done()
-			fmt.Fprintf(os.Stderr, "%d files, %d events accepted, %d parse errors, %d files failed\n", len(files), s.accepted, s.parseErrors, failed)
-			if failed > 0 {
-				return fmt.Errorf("%d of %d files were not ingested", failed, len(files))
+			if skipped > 0 {
+				fmt.Fprintf(os.Stderr, "resumed: %d files sent by an earlier run were skipped (--restart sends them again)\n", skipped)
 			}
-			return nil
+			fmt.Fprintf(os.Stderr, "%d files, %d events accepted, %d parse errors, %d files failed\n", len(inputs), s.accepted, s.parseErrors, failed)
+			if failed > 0 {
+				return fmt.Errorf("%d of %d files were not ingested; run the same command again to send only those", failed, len(inputs))
+			}
+			return done.finish()
 		},
 	}
 	g.ServerFlags(cmd)
 	cmd.Flags().StringVar(&format, "format", "auto", "parser name, or auto to detect per file (see the server's parser list)")
+	cmd.Flags().StringVar(&resume, "resume-file", "", "where to record the files already sent, so that an interrupted run resumes (default: a file per command line under the user cache directory)")
+	cmd.Flags().BoolVar(&restart, "restart", false, "forget an interrupted run and send every file again")
 	cmd.Flags().StringVar(&tenant, "tenant", "", "expected tenant: the server refuses the files if the token writes to another one (default: the token's tenant)")
 	return cmd
 }
@@ -99,44 +113,6 @@ type sender struct {
 	json                  bool
 	out                   io.Writer
 	accepted, parseErrors int
-}
-
-// file sends one file, or each member of a zip archive.
-func (s *sender) file(ctx context.Context, path string) error {
-	if strings.EqualFold(filepath.Ext(path), ".zip") {
-		zr, err := zip.OpenReader(path)
-		if err != nil {
-			return fmt.Errorf("open zip: %w", err)
-		}
-		defer zr.Close()
-		var errs []error
-		for _, zf := range zr.File {
-			if zf.FileInfo().IsDir() || strings.HasPrefix(zf.Name, "__MACOSX/") || strings.HasPrefix(filepath.Base(zf.Name), "._") {
-				continue
-			}
-			rc, err := zf.Open()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", zf.Name, err))
-				continue
-			}
-			data, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", zf.Name, err))
-				continue
-			}
-			if err := s.send(ctx, path+"/"+zf.Name, data); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", zf.Name, err))
-			}
-		}
-		return errors.Join(errs...)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	// .gz files go as they are: the server decompresses gzip bodies.
-	return s.send(ctx, path, data)
 }
 
 func (s *sender) send(ctx context.Context, name string, data []byte) error {

@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/wacht-soc/wacht/internal/parse/accesslog"
 	_ "github.com/wacht-soc/wacht/internal/parse/auditd"
+	_ "github.com/wacht-soc/wacht/internal/parse/auto"
 	_ "github.com/wacht-soc/wacht/internal/parse/azuread"
 	_ "github.com/wacht-soc/wacht/internal/parse/cef"
 	_ "github.com/wacht-soc/wacht/internal/parse/cloudtrail"

@@ -134,6 +134,10 @@ func Entity(ev *event.Event, ecs string, from ...string) {
 		if !ok || v.IsNull() {
 			continue
 		}
+		if v.Kind() != event.KindString {
+			ev.Add(ecs, v) // numbers and times are never empty (and String would allocate)
+			return
+		}
 		if s := v.String(); s != "" && s != "-" {
 			ev.Add(ecs, v)
 			return

@@ -192,16 +192,18 @@ func (p *Parser) data(line []byte, ev *event.Event) error {
 	if h.path != "" {
 		ev.Add("_path", event.String(h.path))
 	}
-	rest := line
+	// One string for the whole record: text values are slices of it, so a
+	// record costs one allocation for its text, not one per column.
+	rest := string(line)
 	for i := range h.cols {
-		var v []byte
-		if j := bytes.IndexByte(rest, h.sep); j >= 0 {
+		var v string
+		if j := strings.IndexByte(rest, h.sep); j >= 0 {
 			v, rest = rest[:j], rest[j+1:]
 		} else {
-			v, rest = rest, nil
+			v, rest = rest, ""
 		}
 		c := &h.cols[i]
-		if string(v) == h.unset {
+		if v == h.unset {
 			continue
 		}
 		val, err := p.value(c, v)
@@ -214,23 +216,23 @@ func (p *Parser) data(line []byte, ev *event.Event) error {
 	return nil
 }
 
-func (p *Parser) value(c *column, v []byte) (event.Value, error) {
+func (p *Parser) value(c *column, v string) (event.Value, error) {
 	if !c.container {
-		if string(v) == p.h.empty {
-			v = nil
+		if v == p.h.empty {
+			v = ""
 		}
 		return p.scalar(c.kind, v)
 	}
-	if string(v) == p.h.empty {
+	if v == p.h.empty {
 		// Zeek writes both an empty container and one holding a single
 		// empty string as the empty marker; the empty container is the
 		// more common reading.
 		return event.Array([]event.Value{}), nil
 	}
-	parts := strings.Split(string(v), p.h.setSep)
+	parts := strings.Split(v, p.h.setSep)
 	out := make([]event.Value, len(parts))
 	for i, s := range parts {
-		x, err := p.scalar(c.kind, []byte(s))
+		x, err := p.scalar(c.kind, s)
 		if err != nil {
 			return event.Value{}, err
 		}
@@ -239,28 +241,28 @@ func (p *Parser) value(c *column, v []byte) (event.Value, error) {
 	return event.Array(out), nil
 }
 
-func (p *Parser) scalar(k kind, v []byte) (event.Value, error) {
+func (p *Parser) scalar(k kind, v string) (event.Value, error) {
 	switch k {
 	case kindString:
-		if bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) && printable(v) {
-			return event.String(string(v)), nil
+		if strings.IndexByte(v, '\\') < 0 && utf8.ValidString(v) && printable(v) {
+			return event.String(v), nil
 		}
-		s, err := unescape(string(v))
+		s, err := unescape(v)
 		if err != nil {
 			return event.Value{}, err
 		}
 		p.buf = Escape(p.buf[:0], s)
 		return event.String(string(p.buf)), nil
 	case kindTime:
-		t, err := Epoch(v)
+		t, err := Epoch([]byte(v))
 		if err != nil {
 			return event.Value{}, err
 		}
 		return event.Time(t), nil
 	case kindInt:
-		i, err := strconv.ParseInt(string(v), 10, 64)
+		i, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			u, uerr := strconv.ParseUint(string(v), 10, 64)
+			u, uerr := strconv.ParseUint(v, 10, 64)
 			if uerr != nil {
 				return event.Value{}, fmt.Errorf("not an integer: %q", v)
 			}
@@ -268,13 +270,13 @@ func (p *Parser) scalar(k kind, v []byte) (event.Value, error) {
 		}
 		return event.Int(i), nil
 	case kindFloat:
-		f, err := strconv.ParseFloat(string(v), 64)
+		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
 			return event.Value{}, fmt.Errorf("not a number: %q", v)
 		}
 		return event.Float(f), nil
 	case kindBool:
-		switch string(v) {
+		switch v {
 		case "T":
 			return event.Bool(true), nil
 		case "F":
@@ -323,8 +325,9 @@ func Epoch(v []byte) (time.Time, error) {
 	return time.Unix(s, ns).UTC(), nil
 }
 
-func printable(b []byte) bool {
-	for _, c := range b {
+func printable(b string) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		if c < 0x20 || c == 0x7f {
 			return false
 		}

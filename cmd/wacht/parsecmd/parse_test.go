@@ -1,0 +1,110 @@
+package parsecmd
+
+import (
+	"archive/zip"
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wacht-soc/wacht/cmd/wacht/cli"
+)
+
+func shared(t *testing.T, rel string) string {
+	t.Helper()
+	root := os.Getenv("WACHT_SHARED")
+	if root == "" {
+		root = "../../../../shared"
+	}
+	p := filepath.Join(root, rel)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("WACHT_REQUIRE_SHARED") != "" {
+			t.Fatalf("shared data %s: %v", rel, err)
+		}
+		t.Skipf("shared data %s not here", rel)
+	}
+	return p
+}
+
+func run(args ...string) (stdout, stderr string, err error) {
+	root := &cobra.Command{Use: "wacht", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(NewCommand(&cli.Globals{}))
+	var out, errb strings.Builder
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(append([]string{"parse"}, args...))
+	err = root.Execute()
+	return out.String(), errb.String(), err
+}
+
+func TestParseFiles(t *testing.T) {
+	dns := shared(t, "datasets/zeek-wrccdc-2018/zeek-default/dns.log.gz")
+	cef, err := os.ReadFile(shared(t, "datasets/jc-cef-syslog-fixtures/cef.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	zf, _ := os.Create(filepath.Join(dir, "fw.zip"))
+	zw := zip.NewWriter(zf)
+	w, _ := zw.Create("logs/cef.log")
+	w.Write(cef)
+	zw.Close()
+	zf.Close()
+
+	out, stderr, err := run(dns, dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	formats := map[string]int{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ev map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("not JSON: %s", sc.Text())
+		}
+		f, _ := ev["event.format"].(string)
+		formats[strings.SplitN(f, "/", 2)[0]]++
+		if strings.HasPrefix(f, "zeek/") && (ev["logsource.product"] != "zeek" || ev["source.ip"] == nil) {
+			t.Fatalf("zeek event without logsource or entities: %s", sc.Text())
+		}
+	}
+	cefLines := 0
+	for _, l := range strings.Split(string(cef), "\n") {
+		if strings.TrimSpace(l) != "" {
+			cefLines++
+		}
+	}
+	if formats["zeek"] < 1000 || formats["cef"] != cefLines {
+		t.Fatalf("formats %v (want %d cef)", formats, cefLines)
+	}
+	if !strings.Contains(stderr, "fw.zip/logs/cef.log: ") || !strings.Contains(stderr, "dns.log.gz: ") {
+		t.Fatalf("no per-file summary: %s", stderr)
+	}
+}
+
+func TestParseBadInput(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "x.txt"), []byte("hello there\nsecond line\n"), 0o600)
+	_, _, err := run(filepath.Join(dir, "x.txt"))
+	if err == nil || !strings.Contains(err.Error(), "x.txt: cannot tell the format") {
+		t.Fatalf("err = %v", err)
+	}
+	_, _, err = run(filepath.Join(dir, "missing.log"))
+	if err == nil || !strings.Contains(err.Error(), "missing.log") {
+		t.Fatalf("err = %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "bad.evtx"), []byte("ElfFile\x00garbage"), 0o600)
+	_, _, err = run(filepath.Join(dir, "bad.evtx"))
+	if err == nil || !strings.Contains(err.Error(), "bad.evtx: read as evtx") {
+		t.Fatalf("err = %v", err)
+	}
+	_, _, err = run("--format", "nope", dir)
+	if err == nil || !strings.Contains(err.Error(), "unknown parser") {
+		t.Fatalf("err = %v", err)
+	}
+}
