@@ -27,38 +27,76 @@ type Querier interface {
 // Exec runs a write outside an explicit transaction (on the single writer
 // for SQLite). Do not call it from inside a DB.Tx callback: use the Tx.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return db.write.ExecContext(ctx, db.dialect.Rebind(query), args...)
+	q := db.dialect.Rebind(query)
+	if st := db.wstmts.get(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.write.ExecContext(ctx, q, args...)
 }
 
 // Query reads through the read pool.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.read.QueryContext(ctx, db.dialect.Rebind(query), args...)
+	q := db.dialect.Rebind(query)
+	if st := db.rstmts.get(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.read.QueryContext(ctx, q, args...)
 }
 
 // QueryRow reads one row through the read pool.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.read.QueryRowContext(ctx, db.dialect.Rebind(query), args...)
+	q := db.dialect.Rebind(query)
+	if st := db.rstmts.get(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.read.QueryRowContext(ctx, q, args...)
 }
 
 // Tx is a transaction handed to a DB.Tx callback.
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	stmts   *stmtCache // of the pool the transaction runs on; nil on PostgreSQL
+}
+
+// stmt returns the cached statement for q bound to the transaction, or nil
+// (then noting q, to be prepared once the transaction is over).
+func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	if st := tx.stmts.lookup(q); st != nil {
+		return tx.tx.StmtContext(ctx, st)
+	}
+	tx.stmts.want(q)
+	return nil
 }
 
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(ctx, tx.dialect.Rebind(query), args...)
+	q := tx.dialect.Rebind(query)
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.tx.ExecContext(ctx, q, args...)
 }
 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(ctx, tx.dialect.Rebind(query), args...)
+	q := tx.dialect.Rebind(query)
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.tx.QueryContext(ctx, q, args...)
 }
 
 // QueryRow runs a query returning one row in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, tx.dialect.Rebind(query), args...)
+	q := tx.dialect.Rebind(query)
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.tx.QueryRowContext(ctx, q, args...)
 }
 
 // Dialect reports the backend.
@@ -107,7 +145,7 @@ func (db *DB) TxWith(ctx context.Context, opts TxOptions, fn func(tx *Tx) error)
 }
 
 func (db *DB) txOnce(ctx context.Context, opts TxOptions, fn func(tx *Tx) error) (err error) {
-	pool := db.write
+	pool, stmts := db.write, db.wstmts
 	var txo *sql.TxOptions
 	switch db.dialect {
 	case Postgres:
@@ -118,7 +156,7 @@ func (db *DB) txOnce(ctx context.Context, opts TxOptions, fn func(tx *Tx) error)
 		txo = &sql.TxOptions{Isolation: iso, ReadOnly: opts.ReadOnly}
 	case SQLite:
 		if opts.ReadOnly {
-			pool = db.read
+			pool, stmts = db.read, db.rstmts
 		}
 	}
 	stx, err := pool.BeginTx(ctx, txo)
@@ -134,12 +172,13 @@ func (db *DB) txOnce(ctx context.Context, opts TxOptions, fn func(tx *Tx) error)
 			_ = stx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{tx: stx, dialect: db.dialect}); err != nil {
+	if err = fn(&Tx{tx: stx, dialect: db.dialect, stmts: stmts}); err != nil {
 		return err
 	}
 	if err = stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	stmts.preparePending(ctx)
 	return nil
 }
 

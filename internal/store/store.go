@@ -150,10 +150,12 @@ type DB struct {
 	// processes. On PostgreSQL write and read are the same pool.
 	write *sql.DB
 	read  *sql.DB
-	migs  []MigrationSet
-	path  string // SQLite file
-	base  string // SQLite DSN without per-pool parameters
-	retry retryPolicy
+	// wstmts and rstmts cache prepared statements per pool (SQLite only).
+	wstmts, rstmts *stmtCache
+	migs           []MigrationSet
+	path           string // SQLite file
+	base           string // SQLite DSN without per-pool parameters
+	retry          retryPolicy
 }
 
 // Option adjusts Open.
@@ -259,6 +261,7 @@ func (db *DB) openSQLite(ctx context.Context, o openOptions) error {
 	}
 	db.read.SetMaxOpenConns(n)
 	db.read.SetMaxIdleConns(n)
+	db.wstmts, db.rstmts = newStmtCache(db.write), newStmtCache(db.read)
 	return nil
 }
 
@@ -309,6 +312,8 @@ func (db *DB) openPostgres(ctx context.Context, o openOptions) error {
 
 // Close releases the connections.
 func (db *DB) Close() error {
+	db.wstmts.close()
+	db.rstmts.close()
 	var err error
 	if db.write != nil {
 		err = db.write.Close()
