@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -99,4 +101,19 @@ func TestRegisterMigrationsPanics(t *testing.T) {
 	}
 	mustPanic("bad name", func() { RegisterMigrations("Bad-Name", fstest.MapFS{}) })
 	mustPanic("nil fs", func() { RegisterMigrations("nilfs", nil) })
+}
+
+func TestSQLiteWriterCache(t *testing.T) {
+	db, err := Open(context.Background(), Config{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "s.db")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.write.QueryRow("PRAGMA cache_size").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != -65536 {
+		t.Fatalf("writer cache_size %d, want -65536", n)
+	}
 }

@@ -238,7 +238,10 @@ func (db *DB) openSQLite(ctx context.Context, o openOptions) error {
 		"?_busy_timeout=10000&_foreign_keys=1&_synchronous=NORMAL"
 	db.base = base
 	// The journal mode is persistent; set it once on the writer.
-	db.write, err = sql.Open("sqlite", base+"&_journal_mode=WAL&_txlock=immediate")
+	// The writer gets a 64 MiB page cache (SQLite's default is 2 MiB):
+	// grouping alerts into 100,000 open incidents touches pages all over
+	// the key index, and re-reading them was a tenth of its time.
+	db.write, err = sql.Open("sqlite", base+"&_journal_mode=WAL&_txlock=immediate&_pragma=cache_size(-65536)")
 	if err != nil {
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}
