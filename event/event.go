@@ -190,7 +190,7 @@ func (k Kind) String() string {
 type Value struct {
 	kind Kind
 	s    string
-	n    uint64 // int64 bits, float64 bits, bool, or unix nanoseconds
+	n    uint64   // int64 bits, float64 bits, bool, or unix nanoseconds
 	arr  *[]Value // a pointer keeps Value at 40 bytes; arrays are rare
 }
 

@@ -117,4 +117,3 @@ func TestIngestResumes(t *testing.T) {
 		t.Fatalf("third run: %v", got)
 	}
 }
-
