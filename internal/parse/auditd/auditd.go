@@ -166,12 +166,7 @@ func fill(ev *event.Event, recs []*record) {
 		}
 	}
 	ev.Message = msg.String()
-	normalize.Entity(ev, normalize.ProcExecutable, "exe", "SYSCALL.exe")
-	normalize.Entity(ev, normalize.ProcCommand, "proctitle", "PROCTITLE.proctitle")
-	normalize.Entity(ev, normalize.ProcPID, "pid")
-	normalize.Entity(ev, normalize.UserName, "acct", "AUID", "UID")
-	normalize.Entity(ev, normalize.SourceIP, "addr", "saddr")
-	normalize.Entity(ev, normalize.HostName, "node", "hostname")
+	entities.Apply(ev)
 	if res := ev.GetString("res"); res != "" {
 		out := "failure"
 		if res == "success" || res == "1" {
@@ -251,4 +246,14 @@ func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event)
 var (
 	_ parse.Parser      = (*Parser)(nil)
 	_ parse.MultiParser = (*Parser)(nil)
+)
+
+// entities maps auditd's fields to ECS; read-only.
+var entities = normalize.NewRules(
+	normalize.Rule{ECS: normalize.ProcExecutable, From: []string{"exe", "SYSCALL.exe"}},
+	normalize.Rule{ECS: normalize.ProcCommand, From: []string{"proctitle", "PROCTITLE.proctitle"}},
+	normalize.Rule{ECS: normalize.ProcPID, From: []string{"pid"}},
+	normalize.Rule{ECS: normalize.UserName, From: []string{"acct", "AUID", "UID"}},
+	normalize.Rule{ECS: normalize.SourceIP, From: []string{"addr", "saddr"}},
+	normalize.Rule{ECS: normalize.HostName, From: []string{"node", "hostname"}},
 )

@@ -95,12 +95,16 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 			}
 		}
 	}
-	kv.Entities(ev)
-	normalize.Entity(ev, normalize.HostName, "dhost", "shost")
-	normalize.Entity(ev, "file.hash.sha256", "fileHash")
-	normalize.Entity(ev, normalize.ProcExecutable, "sproc", "dproc")
+	entities.Apply(ev)
 	return nil
 }
+
+// entities are the common appliance keys and CEF's own; read-only.
+var entities = kv.EntityRules(
+	normalize.Rule{ECS: normalize.HostName, From: []string{"dhost", "shost"}},
+	normalize.Rule{ECS: "file.hash.sha256", From: []string{"fileHash"}},
+	normalize.Rule{ECS: normalize.ProcExecutable, From: []string{"sproc", "dproc"}},
+)
 
 // headerField reads up to the next unescaped '|' and returns its index.
 func headerField(s string, pos int) (int, string) {
@@ -125,7 +129,8 @@ func headerField(s string, pos int) (int, string) {
 // space before the next key=.
 func extension(s string, ev *event.Event) error {
 	type kvp struct{ k, v string }
-	var pairs []kvp
+	var buf [48]kvp // on the stack for all but the widest records
+	pairs := buf[:0]
 	i := 0
 	for i < len(s) && s[i] == ' ' {
 		i++
@@ -161,9 +166,12 @@ func extension(s string, ev *event.Event) error {
 			i++
 		}
 	}
-	labels := map[string]string{}
+	var labels map[string]string // made only for records with custom labels
 	for _, p := range pairs {
 		if strings.HasSuffix(p.k, "Label") {
+			if labels == nil {
+				labels = map[string]string{}
+			}
 			labels[strings.TrimSuffix(p.k, "Label")] = p.v
 		}
 	}

@@ -63,16 +63,42 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	return nil
 }
 
+// baseRules are the key names appliances commonly use for entities.
+func baseRules() []normalize.Rule {
+	return []normalize.Rule{
+		{ECS: normalize.SourceIP, From: []string{"src", "srcip", "src_ip", "source_ip", "sourceip", "client_ip"}},
+		{ECS: normalize.SourcePort, From: []string{"spt", "srcport", "src_port", "sport", "srcPort"}},
+		{ECS: normalize.DestIP, From: []string{"dst", "dstip", "dst_ip", "dest_ip", "destination_ip", "destip"}},
+		{ECS: normalize.DestPort, From: []string{"dpt", "dstport", "dst_port", "dport", "dstPort"}},
+		{ECS: normalize.UserName, From: []string{"user", "usrName", "suser", "username", "duser", "srcuser"}},
+		{ECS: normalize.HostName, From: []string{"host", "hostname", "dvchost", "devname"}},
+		{ECS: normalize.EventAction, From: []string{"action", "act"}},
+		{ECS: normalize.URLFull, From: []string{"url", "request"}},
+	}
+}
+
+// entities is baseRules compiled; read-only after init.
+var entities = EntityRules()
+
 // Entities adds ECS fields from the key names appliances commonly use.
-func Entities(ev *event.Event) {
-	normalize.Entity(ev, normalize.SourceIP, "src", "srcip", "src_ip", "source_ip", "sourceip", "client_ip")
-	normalize.Entity(ev, normalize.SourcePort, "spt", "srcport", "src_port", "sport", "srcPort")
-	normalize.Entity(ev, normalize.DestIP, "dst", "dstip", "dst_ip", "dest_ip", "destination_ip", "destip")
-	normalize.Entity(ev, normalize.DestPort, "dpt", "dstport", "dst_port", "dport", "dstPort")
-	normalize.Entity(ev, normalize.UserName, "user", "usrName", "suser", "username", "duser", "srcuser")
-	normalize.Entity(ev, normalize.HostName, "host", "hostname", "dvchost", "devname")
-	normalize.Entity(ev, normalize.EventAction, "action", "act")
-	normalize.Entity(ev, normalize.URLFull, "url", "request")
+func Entities(ev *event.Event) { entities.Apply(ev) }
+
+// EntityRules compiles the common key names with a format's own: an extra
+// rule for an ECS field the common ones already fill adds its sources
+// after theirs (the same as running it after Entities).
+func EntityRules(extra ...normalize.Rule) *normalize.Rules {
+	rules := baseRules()
+next:
+	for _, x := range extra {
+		for i := range rules {
+			if rules[i].ECS == x.ECS {
+				rules[i].From = append(rules[i].From, x.From...)
+				continue next
+			}
+		}
+		rules = append(rules, x)
+	}
+	return normalize.NewRules(rules...)
 }
 
 // Pairs calls fn for each key=value pair of s. Pairs are separated by sep
@@ -102,6 +128,13 @@ func Pairs(s string, sep byte, fn func(k, v string)) error {
 		j++
 		if j < len(s) && (s[j] == '"' || s[j] == '\'') {
 			q := s[j]
+			// Without a backslash before the closing quote the value is
+			// a slice of s; only escaped values are copied.
+			if end := strings.IndexByte(s[j+1:], q); end >= 0 && strings.IndexByte(s[j+1:j+1+end], '\\') < 0 {
+				fn(key, s[j+1:j+1+end])
+				i = j + 2 + end
+				continue
+			}
 			var b strings.Builder
 			k := j + 1
 			closed := false

@@ -87,11 +87,15 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 			ev.Time = t
 		}
 	}
-	kv.Entities(ev)
-	normalize.Entity(ev, normalize.UserName, "usrName", "accountName")
-	normalize.Entity(ev, normalize.HostName, "identHostName", "srcHostName")
+	entities.Apply(ev)
 	return nil
 }
+
+// entities are the common appliance keys and LEEF's own; read-only.
+var entities = kv.EntityRules(
+	normalize.Rule{ECS: normalize.UserName, From: []string{"usrName", "accountName"}},
+	normalize.Rule{ECS: normalize.HostName, From: []string{"identHostName", "srcHostName"}},
+)
 
 func delimiter(d string) (byte, error) {
 	switch {

@@ -131,14 +131,7 @@ func Entity(ev *event.Event, ecs string, from ...string) {
 	}
 	for _, name := range from {
 		v, ok := ev.Get(name)
-		if !ok || v.IsNull() {
-			continue
-		}
-		if v.Kind() != event.KindString {
-			ev.Add(ecs, v) // numbers and times are never empty (and String would allocate)
-			return
-		}
-		if s := v.String(); s != "" && s != "-" {
+		if ok && usable(v) {
 			ev.Add(ecs, v)
 			return
 		}

@@ -136,21 +136,13 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 // Entities adds the ECS fields of a webserver record named the W3C way;
 // the access log parser shares it.
 func Entities(ev *event.Event) {
-	normalize.Entity(ev, normalize.SourceIP, "c-ip")
-	normalize.Entity(ev, normalize.UserName, "cs-username")
-	normalize.Entity(ev, normalize.DestIP, "s-ip")
+	clientRules.Apply(ev)
 	if v, ok := ev.Get("s-port"); ok {
 		if n, err := strconv.Atoi(v.String()); err == nil {
 			ev.Add(normalize.DestPort, event.Int(int64(n)))
 		}
 	}
-	normalize.Entity(ev, normalize.HostName, "s-computername")
-	normalize.Entity(ev, "url.domain", "cs-host")
-	normalize.Entity(ev, "url.path", "cs-uri-stem")
-	normalize.Entity(ev, "url.query", "cs-uri-query")
-	normalize.Entity(ev, "http.request.method", "cs-method")
-	normalize.Entity(ev, "http.request.referrer", "cs-referer")
-	normalize.Entity(ev, "user_agent.original", "cs-user-agent")
+	requestRules.Apply(ev)
 	if v, ok := ev.Get("sc-status"); ok {
 		if n, err := strconv.Atoi(v.String()); err == nil {
 			ev.Add("http.response.status_code", event.Int(int64(n)))
@@ -204,4 +196,23 @@ var (
 	_ parse.Parser      = (*Parser)(nil)
 	_ parse.MultiParser = (*Parser)(nil)
 	_ parse.Stateful    = (*Parser)(nil)
+)
+
+// clientRules and requestRules map W3C names to ECS (in two sets, so that
+// destination.port keeps its place between them); read-only.
+var (
+	clientRules = normalize.NewRules(
+		normalize.Rule{ECS: normalize.SourceIP, From: []string{"c-ip"}},
+		normalize.Rule{ECS: normalize.UserName, From: []string{"cs-username"}},
+		normalize.Rule{ECS: normalize.DestIP, From: []string{"s-ip"}},
+	)
+	requestRules = normalize.NewRules(
+		normalize.Rule{ECS: normalize.HostName, From: []string{"s-computername"}},
+		normalize.Rule{ECS: "url.domain", From: []string{"cs-host"}},
+		normalize.Rule{ECS: "url.path", From: []string{"cs-uri-stem"}},
+		normalize.Rule{ECS: "url.query", From: []string{"cs-uri-query"}},
+		normalize.Rule{ECS: "http.request.method", From: []string{"cs-method"}},
+		normalize.Rule{ECS: "http.request.referrer", From: []string{"cs-referer"}},
+		normalize.Rule{ECS: "user_agent.original", From: []string{"cs-user-agent"}},
+	)
 )
