@@ -15,11 +15,18 @@ type acMatcher struct {
 	outFrom int32
 	own     [][]int32 // by state: the patterns ending there
 	dict    []int32   // by state: nearest state along fail links with output, or -1
-
+	// minLen is the length of the shortest pattern: shorter ASCII values
+	// cannot contain one and are not scanned.
+	minLen int
 }
 
 func newACMatcher(patterns []string) *acMatcher {
 	m := &acMatcher{}
+	for i, p := range patterns {
+		if i == 0 || len(p) < m.minLen {
+			m.minLen = len(p)
+		}
+	}
 	// Byte classes: every byte that occurs in a pattern gets its own class,
 	// all others share class 0.
 	var used [256]bool
@@ -161,6 +168,16 @@ func (m *acMatcher) report(off int32, hits []int32) []int32 {
 // reports ok false (and hits to be discarded) when s has a non-ASCII byte,
 // whose lower case the caller must compute and scan instead.
 func (m *acMatcher) scanFold(s string, hits []int32) (_ []int32, ok bool) {
+	if len(s) < m.minLen {
+		// Lower-casing non-ASCII text may lengthen it: only ASCII values
+		// are known to be too short.
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				return hits, false
+			}
+		}
+		return hits, true
+	}
 	trans, class := m.trans, &m.class
 	var acc byte
 	st := int32(0)

@@ -254,19 +254,31 @@ func compileCondition(c *Cond, searches map[string]*compiledSearch, order []stri
 	return nil, nil, fmt.Errorf("invalid condition")
 }
 
+// namedSel is a compiled search under its identifier, kept to tell which
+// selections of a matching rule evaluated true.
+type namedSel struct {
+	name string
+	node selN
+}
+
 // compileDetection compiles a detection section's searches and conditions.
-func (cc *compiler) compileDetection(d *Detection) (node, []literalReq, error) {
+// It also returns the searches by name, in document order.
+func (cc *compiler) compileDetection(d *Detection) (node, []literalReq, []namedSel, error) {
 	searches := make(map[string]*compiledSearch, len(d.Searches))
 	order := make([]string, 0, len(d.Searches))
 	for _, s := range d.Searches {
 		cs, err := cc.compileSearch(s)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if _, dup := searches[s.Name]; !dup {
 			order = append(order, s.Name)
 		}
 		searches[s.Name] = cs
+	}
+	sels := make([]namedSel, 0, len(order))
+	for _, name := range order {
+		sels = append(sels, namedSel{name, searches[name].node})
 	}
 	var nodes []node
 	var reqs []literalReq
@@ -274,11 +286,11 @@ func (cc *compiler) compileDetection(d *Detection) (node, []literalReq, error) {
 	for _, cs := range d.Conditions {
 		c, err := ParseCondition(cs)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		n, r, err := compileCondition(c, searches, order)
 		if err != nil {
-			return nil, nil, fmt.Errorf("condition %q: %w", cs, err)
+			return nil, nil, nil, fmt.Errorf("condition %q: %w", cs, err)
 		}
 		nodes = append(nodes, n)
 		if r == nil {
@@ -290,9 +302,9 @@ func (cc *compiler) compileDetection(d *Detection) (node, []literalReq, error) {
 		reqs = nil
 	}
 	if len(nodes) == 1 {
-		return nodes[0], reqs, nil
+		return nodes[0], reqs, sels, nil
 	}
-	return orN(nodes), reqs, nil
+	return orN(nodes), reqs, sels, nil
 }
 
 // logsourceCovers reports whether a rule logsource value applies to an

@@ -12,7 +12,8 @@
 //	eng.Flush(now, fn)                                // close correlation windows (zero now: all)
 //
 // A [Match] names the [Rule] (id, title, level, author, tags; [Rule.Attack]
-// gives the ATT&CK tags) and the event. For a correlation rule it carries a
+// gives the ATT&CK tags), the event and the search identifiers that were
+// true for it (Selections). For a correlation rule it carries a
 // [CorrelationMatch]: group-by values, the aggregate, first and last time and
 // the last events of the group.
 //
@@ -55,7 +56,10 @@
 // value of the field whose share of the group's events, in percent, meets the
 // condition. Rules referenced by a correlation emit no matches of their own
 // unless a referencing correlation says generate: true. Correlations may
-// reference correlations (chaining).
+// reference correlations (chaining). [Engine.SaveState] writes the open
+// groups (aggregates and last events) and [Engine.RestoreState] reads them
+// into a new engine, so windows survive a restart or a reload; state of a
+// correlation whose definition changed is dropped and counted.
 //
 // # Speed
 //

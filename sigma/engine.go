@@ -29,6 +29,10 @@ type Match struct {
 	Rule        *Rule
 	Event       *event.Event
 	Correlation *CorrelationMatch
+	// Selections names the search identifiers of a detection rule that
+	// evaluated true on the event, in document order (filters named in
+	// the condition with "not" are absent since they did not match).
+	Selections []string
 }
 
 // compiledRule is a detection rule ready to run.
@@ -36,6 +40,7 @@ type compiledRule struct {
 	rule  *Rule
 	cond  node
 	reqs  []literalReq
+	sels  []namedSel
 	emit  bool // false when the rule only feeds correlations
 	corrs []*correlator
 	stats ruleCounters
@@ -117,7 +122,7 @@ func Compile(coll *Collection, opts Options) (*Engine, error) {
 	}
 	filtersOf := map[*Rule][]attached{}
 	for _, f := range filters {
-		n, _, err := cc.compileDetection(f.Filter.Detection)
+		n, _, _, err := cc.compileDetection(f.Filter.Detection)
 		if err != nil {
 			fail(f, err)
 			continue
@@ -133,7 +138,7 @@ func Compile(coll *Collection, opts Options) (*Engine, error) {
 
 	compiled := map[*Rule]*compiledRule{}
 	for _, r := range dets {
-		n, reqs, err := cc.compileDetection(r.Detection)
+		n, reqs, sels, err := cc.compileDetection(r.Detection)
 		if err != nil {
 			fail(r, err)
 			continue
@@ -145,7 +150,7 @@ func Compile(coll *Collection, opts Options) (*Engine, error) {
 			}
 			n = and
 		}
-		compiled[r] = &compiledRule{rule: r, cond: n, reqs: reqs, emit: true}
+		compiled[r] = &compiledRule{rule: r, cond: n, reqs: reqs, sels: sels, emit: true}
 	}
 
 	// Correlations: resolve references, then decide which base rules still
@@ -345,7 +350,7 @@ func (e *Engine) Match(ev *event.Event, fn func(Match)) {
 				continue
 			}
 			if r.emit {
-				fn(Match{Rule: r.rule, Event: ev})
+				fn(Match{Rule: r.rule, Event: ev, Selections: r.selections(c)})
 			}
 			for _, k := range r.corrs {
 				corrOut = k.observe(r.rule, ev, corrOut)
@@ -357,6 +362,18 @@ func (e *Engine) Match(ev *event.Event, fn func(Match)) {
 	for _, m := range corrOut {
 		fn(m)
 	}
+}
+
+// selections names the searches of a matched rule that are true for the
+// event in c (the field values are cached in c; matches are rare).
+func (r *compiledRule) selections(c *evalCtx) []string {
+	var out []string
+	for _, s := range r.sels {
+		if s.node.eval(c) {
+			out = append(out, s.name)
+		}
+	}
+	return out
 }
 
 // candidates returns the bitset of rules of g that may match: those without

@@ -25,10 +25,13 @@ import (
 	"github.com/wacht-soc/wacht/cmd/wacht/migrate"
 	"github.com/wacht-soc/wacht/cmd/wacht/parsecmd"
 	"github.com/wacht-soc/wacht/cmd/wacht/pki"
+	"github.com/wacht-soc/wacht/cmd/wacht/risk"
 	"github.com/wacht-soc/wacht/cmd/wacht/serve"
+	"github.com/wacht-soc/wacht/cmd/wacht/sim"
 	"github.com/wacht-soc/wacht/cmd/wacht/status"
 	"github.com/wacht-soc/wacht/cmd/wacht/storecmd"
 	"github.com/wacht-soc/wacht/cmd/wacht/token"
+	uebacmd "github.com/wacht-soc/wacht/cmd/wacht/ueba"
 	"github.com/wacht-soc/wacht/cmd/wacht/users"
 )
 
@@ -51,6 +54,9 @@ func main() {
 		auditcmd.NewCommand(g),
 		pki.NewCommand(g),
 		entities.NewCommand(g),
+		uebacmd.NewCommand(g),
+		risk.NewCommand(g),
+		sim.NewCommand(g),
 		cases.NewCommand(g),
 		cases.NewAlertsCommand(g),
 		rules.NewCommand(g),

@@ -56,6 +56,8 @@ func SoarRoutes(svc *soar.Service) []Route {
 		{Pattern: "GET " + run, Perm: PermPlaybooksRead, Handler: h.getRun},
 		{Pattern: "POST " + run + "/retry", Perm: PermPlaybooksRun, Handler: h.retry},
 		{Pattern: "POST " + run + "/replay", Perm: PermPlaybooksRun, Handler: h.replay},
+		{Pattern: "POST " + run + "/cancel", Perm: PermPlaybooksRun, Handler: h.cancel},
+		{Pattern: "GET /api/v1/playbook-schedules", Perm: PermPlaybooksRead, Handler: h.schedules},
 		{Pattern: "POST " + run + "/steps/{step}/approve", Perm: PermApprovalsApprove, Handler: h.decide(true)},
 		{Pattern: "POST " + run + "/steps/{step}/deny", Perm: PermApprovalsApprove, Handler: h.decide(false)},
 		{Pattern: "GET /api/v1/approvals", Perm: PermApprovalsRead, Handler: h.approvals},
@@ -265,6 +267,24 @@ func (h soarHandlers) retry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, run)
+}
+
+func (h soarHandlers) cancel(w http.ResponseWriter, r *http.Request) {
+	run, err := h.svc.Cancel(r.Context(), TenantOf(r), r.PathValue("id"), actorOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, run)
+}
+
+func (h soarHandlers) schedules(w http.ResponseWriter, r *http.Request) {
+	out, err := h.svc.Schedules(r.Context(), TenantOf(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h soarHandlers) replay(w http.ResponseWriter, r *http.Request) {

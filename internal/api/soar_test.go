@@ -164,6 +164,8 @@ func TestSoarAccess(t *testing.T) {
 			"DELETE /api/v1/secrets/{name}":                        {"DELETE", "/api/v1/secrets/FW_TOKEN", "", "resp-a", 404},
 		}
 		table["POST /api/v1/playbook-runs/{id}/retry"] = rc{"POST", rp + "/retry", "", "auditor-a", 404}
+		table["POST /api/v1/playbook-runs/{id}/cancel"] = rc{"POST", rp + "/cancel", "", "auditor-a", 404}
+		table["GET /api/v1/playbook-schedules"] = rc{"GET", "/api/v1/playbook-schedules", "", "analyst-a", 0}
 		for _, rt := range routes {
 			c, ok := table[rt.Pattern]
 			if !ok {

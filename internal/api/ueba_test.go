@@ -57,7 +57,7 @@ func TestUEBAAccess(t *testing.T) {
 			{"analyst-a", "GET", "/api/v1/entities", "", 200, `"source":"r1"`},
 			{"admin-b", "GET", "/api/v1/entities", "", 200, `[]`},
 			{"ingest-a", "GET", "/api/v1/entities", "", 403, ""},
-			{"analyst-a", "GET", "/api/v1/entities/host/ws-1", "", 200, `"score":50`},
+			{"analyst-a", "GET", "/api/v1/entities/host/ws-1", "", 200, `"score":60`},
 			{"admin-b", "GET", "/api/v1/entities/host/ws-1", "", 404, ""},
 			{"ingest-a", "GET", "/api/v1/entities/host/ws-1", "", 403, ""},
 			{"analyst-a", "GET", "/api/v1/entities/planet/x", "", 400, "unknown entity kind"},

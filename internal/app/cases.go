@@ -3,11 +3,15 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/wacht-soc/wacht/internal/api"
 	"github.com/wacht-soc/wacht/internal/assets"
 	"github.com/wacht-soc/wacht/internal/cases"
+	"github.com/wacht-soc/wacht/internal/config"
 )
 
 func init() { registerModule("cases", 20, startCases) }
@@ -21,13 +25,15 @@ const casesTickEvery = 15 * time.Second
 // deadlines on the node's clock.
 func startCases(ctx context.Context, env *Env) (func(), error) {
 	log := env.Log.With("module", "cases")
+	opts, err := casesOptions(env, log)
+	if err != nil {
+		return nil, err
+	}
 	inv := assets.New(env.DB, nil, env.Now, log)
-	svc := cases.New(env.DB, cases.Options{
-		Bus: env.Bus, Now: env.Now, Log: log,
-		AssetCriticality: func(ctx context.Context, tenant string, ents []cases.Entity) int {
-			return assetCriticality(ctx, inv, tenant, ents)
-		},
-	})
+	opts.AssetCriticality = func(ctx context.Context, tenant string, ents []cases.Entity) int {
+		return assetCriticality(ctx, inv, tenant, ents)
+	}
+	svc := cases.New(env.DB, opts)
 	env.API.Mount(api.CasesRoutes(svc)...)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -70,4 +76,45 @@ func assetCriticality(ctx context.Context, inv *assets.Service, tenant string, e
 		best = max(best, [...]int{0, 1, 3, 4, 5}[min(int(a.Criticality), 4)])
 	}
 	return best
+}
+
+// casesOptions turns the `cases:` section into service options (the
+// alerting module uses the same, so alerts group and clocks run alike
+// whichever module raised them).
+func casesOptions(env *Env, log *slog.Logger) (cases.Options, error) {
+	opts, err := casesConfig(env.Config.Cases).Options()
+	if err != nil {
+		return opts, fmt.Errorf("config: %w", err)
+	}
+	opts.Bus, opts.Now, opts.Log = env.Bus, env.Now, log
+	return opts, nil
+}
+
+// casesConfig maps the configuration file's section onto cases.Config.
+func casesConfig(c config.Cases) cases.Config {
+	g := c.Grouping
+	out := cases.Config{Grouping: &cases.Grouping{Window: time.Duration(g.Window), DedupWindow: time.Duration(g.DedupWindow),
+		RuleEntity: g.RuleEntity, AcrossRules: slices.Clone(g.AcrossRules)}}
+	if len(c.SLA.Targets) > 0 {
+		def := cases.DefaultSLAPolicy().Targets
+		out.SLA.Targets = map[cases.Priority]cases.Targets{}
+		for p, t := range c.SLA.Targets {
+			d := def[cases.Priority(p)]
+			pick := func(v config.Duration, dflt time.Duration) time.Duration {
+				if v > 0 {
+					return time.Duration(v)
+				}
+				return dflt
+			}
+			out.SLA.Targets[cases.Priority(p)] = cases.Targets{Acknowledge: pick(t.Acknowledge, d.Acknowledge),
+				Contain: pick(t.Contain, d.Contain), Resolve: pick(t.Resolve, d.Resolve)}
+		}
+	}
+	if bh := c.SLA.BusinessHours; bh != nil {
+		out.SLA.BusinessHours = &cases.BusinessHoursConfig{Timezone: bh.Timezone, Days: slices.Clone(bh.Days), Start: bh.Start, End: bh.End}
+	}
+	for _, e := range c.SLA.Escalation {
+		out.SLA.Escalation = append(out.SLA.Escalation, cases.EscalationStep{Level: e.Level, After: time.Duration(e.After)})
+	}
+	return out
 }

@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wacht-soc/wacht/internal/api"
 	"github.com/wacht-soc/wacht/internal/assets"
+	"github.com/wacht-soc/wacht/internal/attack"
 	"github.com/wacht-soc/wacht/internal/audit"
 	"github.com/wacht-soc/wacht/internal/auth"
 	"github.com/wacht-soc/wacht/internal/bus"
@@ -19,8 +21,11 @@ import (
 	"github.com/wacht-soc/wacht/internal/comply"
 	"github.com/wacht-soc/wacht/internal/comply/pdf"
 	"github.com/wacht-soc/wacht/internal/comply/rego"
+	"github.com/wacht-soc/wacht/internal/config"
+	"github.com/wacht-soc/wacht/internal/detect"
 	"github.com/wacht-soc/wacht/internal/store"
 	"github.com/wacht-soc/wacht/internal/vuln"
+	"github.com/wacht-soc/wacht/sigma"
 )
 
 // The compliance module: checks evaluated every ComplyEvery (and on
@@ -33,7 +38,7 @@ const ComplyEvery = time.Hour
 
 func startComply(ctx context.Context, env *Env) (func(), error) {
 	log := env.Log.With("module", "comply")
-	svc, closeSvc, err := NewComply(env.DB, env.Config.Path, env.Bus, env.Now, log)
+	svc, closeSvc, err := NewComply(env.DB, env.Config, env.Bus, env.Now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -50,12 +55,14 @@ func startComply(ctx context.Context, env *Env) (func(), error) {
 
 // NewComply builds the compliance service over db with the OPA engine, the
 // fact sources adapted from the other domains, the audit trail and, when
-// Chromium is installed, the PDF printer (the CLI uses it too). path
-// resolves files in the data directory. close releases what it started.
-func NewComply(db *store.DB, path func(...string) string, b *bus.Bus, now func() time.Time, logger *slog.Logger) (*comply.Service, func(), error) {
+// Chromium is installed, the PDF printer (the CLI uses it too). cfg gives
+// the data directory and the rule folders whose ATT&CK coverage is judged.
+// close releases what it started.
+func NewComply(db *store.DB, cfg config.Config, b *bus.Bus, now func() time.Time, logger *slog.Logger) (*comply.Service, func(), error) {
 	if now == nil {
 		now = time.Now
 	}
+	path := cfg.Path
 	signer, vkey, err := audit.LoadOrCreateKey(path("audit"), "wacht-audit")
 	if err != nil {
 		return nil, nil, fmt.Errorf("compliance: %w", err)
@@ -78,15 +85,18 @@ func NewComply(db *store.DB, path func(...string) string, b *bus.Bus, now func()
 		comply.FactFunc{ID: "vuln", Fn: findingFacts(vs)},
 		comply.FactFunc{ID: "audit", Fn: auditFacts(db, vkey)},
 		comply.FactFunc{ID: "backups", Fn: backupFacts(path)},
+		comply.FactFunc{ID: "coverage", Fn: coverageFacts(cfg.Data, append(append([]string(nil), cfg.Detect.Rules...), detect.RulesFromEnv()...))},
 	}
 	var printer comply.PDFPrinter
+	var noPDF error
 	closePDF := func() {}
 	if p, err := pdf.New(""); err == nil {
 		printer, closePDF = p, p.Close
 	} else {
+		noPDF = err
 		logger.Info("compliance_pdf_unavailable", "reason", err.Error())
 	}
-	svc, err := comply.New(db, comply.Options{Engine: rego.New(), Sources: sources, Bus: b, Now: now, Log: logger, PDF: printer,
+	svc, err := comply.New(db, comply.Options{Engine: rego.New(), Sources: sources, Bus: b, Now: now, Log: logger, PDF: printer, NoPDF: noPDF,
 		Export: comply.ExportOptions{Signer: signer, VerifierKey: vkey, Trail: trail}})
 	if err != nil {
 		trail.Close()
@@ -266,6 +276,116 @@ func backupFacts(path func(...string) string) func(context.Context, string, time
 		f.Backups = []comply.BackupFact{{Target: "state-db", LastSuccess: comply.RFC3339(last)}}
 		return nil
 	}
+}
+
+// coverageFacts maps the Sigma rules the detect module loads (the starter
+// pack and the rule folders) onto the ATT&CK catalog the attack module
+// serves (the imported one in the data directory, else the embedded one):
+// per tactic, the rules that detect one of its techniques or name the
+// tactic alone, and the techniques covered. Rules are global, so every
+// tenant sees the same coverage. Rule files and the catalog are re-read
+// only when they change. For a past time, rules dated after it are left out (wacht keeps
+// no history of which files were loaded when).
+func coverageFacts(dataDir string, paths []string) func(context.Context, string, time.Time, *comply.Facts) error {
+	var (
+		mu          sync.Mutex
+		fingerprint string
+		loaded      []*sigma.Rule
+	)
+	rules := func(now time.Time) ([]*sigma.Rule, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		fp, err := detect.Fingerprint(paths)
+		if err != nil {
+			return nil, fmt.Errorf("read rule folders: %w", err)
+		}
+		if loaded != nil && fp == fingerprint {
+			return loaded, nil
+		}
+		rs, err := detect.Load(detect.LoadOptions{Paths: paths, Starter: true}, now)
+		if err != nil {
+			return nil, fmt.Errorf("load rules for coverage: %w", err)
+		}
+		out := make([]*sigma.Rule, 0, len(rs.Rules))
+		for _, r := range rs.Rules {
+			if r.Kind != sigma.KindFilter {
+				out = append(out, r)
+			}
+		}
+		loaded, fingerprint = out, fp
+		return out, nil
+	}
+	var (
+		catKey string
+		cat    *attack.Catalog
+	)
+	catalog := func() (*attack.Catalog, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := "embedded"
+		if st, err := os.Stat(filepath.Join(dataDir, attack.FileName)); err == nil {
+			key = fmt.Sprint(st.ModTime().UnixNano(), st.Size())
+		}
+		if cat != nil && key == catKey {
+			return cat, nil
+		}
+		c, err := attack.Load(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		cat, catKey = c, key
+		return c, nil
+	}
+	return func(_ context.Context, _ string, at time.Time, f *comply.Facts) error {
+		cat, err := catalog()
+		if err != nil {
+			return err
+		}
+		rs, err := rules(at)
+		if err != nil {
+			return err
+		}
+		in := make([]attack.Rule, 0, len(rs))
+		for _, r := range rs {
+			if d, ok := sigmaDate(r.Date); ok && d.After(at) {
+				continue
+			}
+			id := r.ID
+			if id == "" {
+				id = r.Ref()
+			}
+			in = append(in, attack.Rule{ID: id, Title: r.Title, Tags: r.Tags})
+		}
+		f.Coverage = TacticFacts(cat.Coverage(in))
+		return nil
+	}
+}
+
+// TacticFacts turns ATT&CK coverage into the compliance facts: one per
+// tactic with the distinct rules on it (technique or tactic-only tags) and
+// the covered techniques.
+func TacticFacts(cov attack.Coverage) []comply.TacticFact {
+	out := make([]comply.TacticFact, 0, len(cov.Tactics))
+	for _, t := range cov.Tactics {
+		rules := map[string]bool{}
+		for _, tc := range t.Techniques {
+			for _, r := range tc.Rules {
+				rules[r] = true
+			}
+		}
+		out = append(out, comply.TacticFact{Tactic: t.ShortName, Rules: len(rules) + t.TacticOnly, Techniques: t.Covered})
+	}
+	return out
+}
+
+// sigmaDate parses a Sigma rule's date (2024/01/31 or 2024-01-31).
+func sigmaDate(s string) (time.Time, bool) {
+	for _, layout := range []string{"2006/01/02", "2006-01-02", "2006/1/2"} {
+		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ func startConsole(ctx context.Context, env *Env) (func(), error) {
 	a := env.app
 	svc, err := console.New(console.Options{
 		Events: env.Events,
+		API:    env.API,
 		Cases:  cases.New(env.DB, cases.Options{Bus: env.Bus, Now: env.Now, Log: log}),
 		Users: auth.NewUsers(env.DB, auth.UsersOptions{Now: env.Now, Log: log,
 			ValidRole: func(r string) bool { return api.Allowed(r, api.PermSession) || r == api.RoleIngest }}),

@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/api"
 	"github.com/wacht-soc/wacht/internal/detect"
+	"github.com/wacht-soc/wacht/sigma"
 )
 
 func init() { registerModule("detect", 50, startDetect) }
@@ -16,6 +18,10 @@ func init() { registerModule("detect", 50, startDetect) }
 const (
 	detectWatchEvery = 5 * time.Second
 	detectFlushEvery = 10 * time.Second
+	// detectSaveEvery is how often the correlation state is checkpointed
+	// (also on stop), so that open windows survive a restart; a crash
+	// loses at most this much of them.
+	detectSaveEvery = time.Minute
 	// detectQueue is how many stored batches may wait for the engine
 	// before the indexer waits (backpressure, never a silent drop).
 	detectQueue = 64
@@ -26,9 +32,16 @@ const (
 // Matches are published on the bus as detection.matched.
 func startDetect(ctx context.Context, env *Env) (func(), error) {
 	log := env.Log.With("module", "detect")
+	var windows []detect.WindowRule
+	for _, s := range env.Config.Detect.Suppress {
+		windows = append(windows, detect.WindowRule{Rule: s.Rule, GroupBy: s.GroupBy, Window: time.Duration(s.Window)})
+	}
 	svc, err := detect.New(detect.Options{
-		Load: detect.LoadOptions{Paths: rulePaths(env), Starter: true},
-		Bus:  env.Bus, DB: env.DB, Events: env.Events, Now: env.Now, Log: log,
+		Load: detect.LoadOptions{Paths: rulePaths(env), Starter: true,
+			Sigma: sigma.Options{Placeholders: env.Config.Detect.Placeholders}},
+		Bus: env.Bus, DB: env.DB, Events: env.Events, Now: env.Now, Log: log,
+		StateFile: filepath.Join(env.Config.Data, "detect", "correlations.json"),
+		Suppress:  windows,
 	})
 	if err != nil {
 		return nil, err
@@ -50,18 +63,31 @@ func startDetect(ctx context.Context, env *Env) (func(), error) {
 		defer close(done)
 		flush := time.NewTicker(detectFlushEvery)
 		defer flush.Stop()
+		save := time.NewTicker(detectSaveEvery)
+		defer save.Stop()
+		checkpoint := func() {
+			if n, err := svc.SaveState(); err != nil {
+				log.Error("correlation_state_not_saved", "err", err)
+			} else {
+				log.Debug("correlation_state_saved", "groups", n)
+			}
+		}
 		for {
 			select {
 			case <-ctx.Done():
-				// Drain what was handed over before stopping.
+				// Drain what was handed over before stopping, then keep
+				// the open correlation windows for the next start.
 				for {
 					select {
 					case evs := <-batches:
 						svc.Process(context.Background(), evs)
 					default:
+						checkpoint()
 						return
 					}
 				}
+			case <-save.C:
+				checkpoint()
 			case evs := <-batches:
 				svc.Process(ctx, evs)
 			case <-flush.C:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wacht-soc/wacht/internal/api"
 	"github.com/wacht-soc/wacht/internal/attack"
+	"github.com/wacht-soc/wacht/internal/config"
 	"github.com/wacht-soc/wacht/internal/detect"
 	"github.com/wacht-soc/wacht/internal/intel"
 	"github.com/wacht-soc/wacht/internal/intel/pull"
@@ -26,7 +27,11 @@ func init() {
 // cases domain turns into alerts.
 func startIntel(ctx context.Context, env *Env) (func(), error) {
 	log := env.Log.With("module", "intel")
-	svc := intel.New(intel.Deps{DB: env.DB, Bus: env.Bus, Events: env.Events, Now: env.Now, Log: log}, intel.Config{})
+	cfg, err := intelConfig(env.Config.Intel)
+	if err != nil {
+		return nil, err
+	}
+	svc := intel.New(intel.Deps{DB: env.DB, Bus: env.Bus, Events: env.Events, Now: env.Now, Log: log}, cfg)
 	if err := svc.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -44,6 +49,29 @@ func startIntel(ctx context.Context, env *Env) (func(), error) {
 		puller.Run(pctx, time.Minute)
 	}()
 	return func() { cancel(); <-done; svc.Stop() }, nil
+}
+
+// intelConfig maps the intel section onto the service's settings.
+func intelConfig(c config.Intel) (intel.Config, error) {
+	out := intel.Config{
+		RetroDays: c.RetroDays, RetroMaxIndicators: c.RetroMaxIndicators, RetroMaxEvents: c.RetroMaxEvents,
+		SightingQueue: c.SightingQueue, DefaultConfidence: c.DefaultConfidence, ImportBatch: c.ImportBatch,
+		PatternWindow: time.Duration(c.PatternWindow), PatternObservations: c.PatternObservations,
+	}
+	if c.RetroDays == 0 {
+		out.RetroDays = -1 // the service reads 0 as its default
+	}
+	if len(c.Decay) > 0 {
+		out.Decay = map[intel.Type]intel.DecayModel{}
+		for name, d := range c.Decay {
+			t, err := intel.ParseType(name)
+			if err != nil {
+				return out, fmt.Errorf("intel.decay: %w", err)
+			}
+			out.Decay[t] = intel.DecayModel{Lifetime: time.Duration(d.Lifetime), Speed: d.Speed, Threshold: d.Threshold}
+		}
+	}
+	return out, nil
 }
 
 // startAttack serves the ATT&CK catalog (the one `wacht attack import`

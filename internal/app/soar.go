@@ -70,15 +70,25 @@ func startSoar(ctx context.Context, env *Env) (func(), error) {
 		}
 	}
 	loopback := pc.AllowLoopback
+	if err := pc.CheckExec(); err != nil {
+		return nil, err
+	}
+	var commands map[string]soar.Command
+	for name, c := range pc.Exec {
+		if commands == nil {
+			commands = map[string]soar.Command{}
+		}
+		commands[name] = soar.Command{Path: c.Path, Args: c.Args, Env: c.Env, Dir: c.Dir, Timeout: time.Duration(c.Timeout)}
+	}
 	// The cases and intel services are stateless over the database, so
 	// this module uses its own instances of them.
 	cs := cases.New(env.DB, cases.Options{Bus: env.Bus, Now: env.Now, Log: log})
 	ti := intel.New(intel.Deps{DB: env.DB, Now: env.Now, Log: log}, intel.Config{})
 	svc := soar.New(env.DB, soar.Options{
 		Bus: env.Bus, Now: env.Now, Log: log, SecretKey: key, Node: node,
-		Deps: soar.Deps{Cases: casesForPlaybooks{cs}, Intel: intelForPlaybooks{ti}, Hunt: huntForPlaybooks{env.Events, env.Now},
+		Deps: soar.Deps{Cases: casesForPlaybooks{cs}, Intel: intelForPlaybooks{ti, env.Now}, Hunt: huntForPlaybooks{env.Events, env.Now},
 			Assets: assetsForPlaybooks{assets.New(env.DB, nil, env.Now, log)}, HTTP: &http.Client{Timeout: 10 * time.Minute},
-			AllowHosts: hosts, AllowLoopback: loopback},
+			AllowHosts: hosts, AllowLoopback: loopback, Commands: commands},
 		Context: playbookVars,
 	})
 	if err := svc.Start(ctx); err != nil {
@@ -201,6 +211,23 @@ func (c casesForPlaybooks) AddObservable(ctx context.Context, tenant, incID, kin
 	return err
 }
 
+// Link notes the relation on both incidents' timelines (cases keep no
+// separate link records).
+func (c casesForPlaybooks) Link(ctx context.Context, tenant, incID, otherID, reason, actor string) error {
+	if _, err := c.svc.GetIncident(ctx, tenant, otherID); err != nil {
+		return soar.Permanent(fmt.Errorf("incident %s: %w", otherID, err))
+	}
+	suffix := ""
+	if reason != "" {
+		suffix = ": " + reason
+	}
+	at := c.svc.Now()
+	if err := c.svc.AddTimelineEntry(ctx, tenant, incID, at, "Linked to incident "+otherID+suffix, actor); err != nil {
+		return err
+	}
+	return c.svc.AddTimelineEntry(ctx, tenant, otherID, at, "Linked to incident "+incID+suffix, actor)
+}
+
 func (c casesForPlaybooks) Incident(ctx context.Context, tenant, id string) (map[string]any, error) {
 	inc, err := c.svc.GetIncident(ctx, tenant, id)
 	if err != nil {
@@ -212,7 +239,10 @@ func (c casesForPlaybooks) Incident(ctx context.Context, tenant, id string) (map
 // intelForPlaybooks is soar.Intel over threat intelligence. Its service
 // is not started (no match index of its own): lookups find the stored
 // indicator of the exact value.
-type intelForPlaybooks struct{ svc *intel.Service }
+type intelForPlaybooks struct {
+	svc *intel.Service
+	now func() time.Time
+}
 
 func (i intelForPlaybooks) Lookup(ctx context.Context, tenant, value string) (any, error) {
 	res, err := i.svc.Lookup(ctx, tenant, value)
@@ -220,6 +250,40 @@ func (i intelForPlaybooks) Lookup(ctx context.Context, tenant, value string) (an
 		return nil, soar.Permanent(err)
 	}
 	return res, err
+}
+
+// AddIndicator stores an indicator as an import of one (source
+// "playbook:NAME"); the intel module's match index picks it up at its
+// next rebuild.
+func (i intelForPlaybooks) AddIndicator(ctx context.Context, tenant string, in soar.NewIndicator, actor string) (any, error) {
+	typ, err := intel.ParseType(in.Type)
+	if err != nil {
+		return nil, soar.Permanent(fmt.Errorf("type %q: %w", in.Type, err))
+	}
+	ind := intel.Indicator{Type: typ, Value: in.Value, Confidence: in.Confidence, Tags: in.Tags, Description: in.Description}
+	if in.TLP != "" {
+		if ind.TLP, err = intel.ParseTLP(in.TLP); err != nil {
+			return nil, soar.Permanent(fmt.Errorf("tlp %q: %w", in.TLP, err))
+		}
+	}
+	if d := in.ValidFor.D(); d > 0 {
+		ind.ValidUntil = i.now().Add(d)
+	}
+	im := i.svc.NewImport(tenant, actor)
+	im.DeferRebuild = true
+	if err := im.Add(ctx, ind); err != nil {
+		im.Abort()
+		return nil, err
+	}
+	st, err := im.Close(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.Invalid > 0 {
+		return nil, soar.Permanent(fmt.Errorf("indicator %s %q: %s", in.Type, in.Value, strings.Join(st.Errors, "; ")))
+	}
+	t, v, _ := intel.Normalize(typ, in.Value)
+	return i.svc.Get(ctx, tenant, intel.ID(t, v))
 }
 
 // huntForPlaybooks is soar.Hunt over the event store.
@@ -257,8 +321,10 @@ func (a assetsForPlaybooks) Lookup(ctx context.Context, tenant, kind, value stri
 }
 
 var (
-	_ soar.Cases  = casesForPlaybooks{}
-	_ soar.Intel  = intelForPlaybooks{}
-	_ soar.Hunt   = huntForPlaybooks{}
-	_ soar.Assets = assetsForPlaybooks{}
+	_ soar.Cases          = casesForPlaybooks{}
+	_ soar.Intel          = intelForPlaybooks{}
+	_ soar.IndicatorAdder = intelForPlaybooks{}
+	_ soar.CaseLinker     = casesForPlaybooks{}
+	_ soar.Hunt           = huntForPlaybooks{}
+	_ soar.Assets         = assetsForPlaybooks{}
 )

@@ -102,6 +102,23 @@ func (e Exposure) PubliclyExposed() bool {
 // Criticality runs from 1 (low) to 4 (critical); 0 is not yet rated.
 type Criticality int
 
+// Mission prevalence is SSVC's: how much the mission depends on the asset.
+const (
+	PrevalenceMinimal   = "minimal"
+	PrevalenceSupport   = "support"
+	PrevalenceEssential = "essential"
+)
+
+// ValidPrevalence reports whether p is "" (unknown) or an SSVC mission
+// prevalence.
+func ValidPrevalence(p string) bool {
+	switch p {
+	case "", PrevalenceMinimal, PrevalenceSupport, PrevalenceEssential:
+		return true
+	}
+	return false
+}
+
 // Identifier names an asset.
 type Identifier struct {
 	Type  string `json:"type"`
@@ -219,7 +236,7 @@ func (s *Service) Observe(ctx context.Context, tenant string, o Observation) (a 
 		o.Name = ids[0].Value
 	}
 	if o.Name == "" {
-		return Asset{}, false, errors.New("observe asset: no name and no identifier")
+		return Asset{}, false, fmt.Errorf("%w: observe asset: no name and no identifier", ErrInvalid)
 	}
 	if len(ids) == 0 {
 		ids = []Identifier{{Type: "name", Value: o.Name}}
@@ -357,10 +374,10 @@ func (s *Service) mergeTx(ctx context.Context, tx *store.Tx, tenant, from, into 
 	if _, err := tx.Exec(ctx, `UPDATE asset_identifiers SET asset_id = ? WHERE tenant = ? AND asset_id = ?`, into, tenant, from); err != nil {
 		return fmt.Errorf("move identifiers: %w", err)
 	}
-	// The merged record keeps the earlier first seen, the later last seen
-	// and any attribute the survivor lacks.
-	if _, err := tx.Exec(ctx, mergeSQL, tenant, from, into, tenant, from, into, tenant, from, tenant, from, tenant, from, tenant, into); err != nil {
-		return fmt.Errorf("merge attributes: %w", err)
+	// The merged record keeps the earlier first seen, the later last seen,
+	// every attribute the survivor lacks and the tags of both.
+	if err := mergeAttributes(ctx, tx, tenant, from, into); err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM assets WHERE tenant = ? AND id = ?`, tenant, from); err != nil {
 		return fmt.Errorf("delete merged asset: %w", err)
@@ -368,14 +385,52 @@ func (s *Service) mergeTx(ctx context.Context, tx *store.Tx, tenant, from, into 
 	return nil
 }
 
-const mergeSQL = `UPDATE assets SET
-	first_seen = (SELECT MIN(first_seen) FROM assets WHERE tenant = ? AND id IN (?, ?)),
-	last_seen = (SELECT MAX(last_seen) FROM assets WHERE tenant = ? AND id IN (?, ?)),
-	owner = CASE WHEN owner = '' THEN (SELECT owner FROM assets WHERE tenant = ? AND id = ?) ELSE owner END,
-	exposure = CASE WHEN exposure = '' THEN (SELECT exposure FROM assets WHERE tenant = ? AND id = ?) ELSE exposure END,
-	criticality = CASE WHEN criticality = 0 THEN (SELECT criticality FROM assets WHERE tenant = ? AND id = ?) ELSE criticality END,
-	version = version + 1
-	WHERE tenant = ? AND id = ?`
+func mergeAttributes(ctx context.Context, tx *store.Tx, tenant, from, into string) error {
+	var pair [2]Asset
+	for i, id := range []string{from, into} {
+		a, err := scanAsset(tx.QueryRow(ctx, `SELECT `+assetCols+` FROM assets WHERE tenant = ? AND id = ?`, tenant, id))
+		if err != nil {
+			return fmt.Errorf("merge attributes: read asset %s: %w", id, err)
+		}
+		pair[i] = a
+	}
+	src, dst := pair[0], pair[1]
+	keep := func(d *string, s string) {
+		if *d == "" {
+			*d = s
+		}
+	}
+	keep(&dst.Owner, src.Owner)
+	keep(&dst.Team, src.Team)
+	keep(&dst.BusinessService, src.BusinessService)
+	keep(&dst.Environment, src.Environment)
+	keep(&dst.DataClass, src.DataClass)
+	keep(&dst.MissionPrevalence, src.MissionPrevalence)
+	keep(&dst.Lifecycle, src.Lifecycle)
+	keep(&dst.OS, src.OS)
+	if dst.Exposure == ExposureUnknown {
+		dst.Exposure = src.Exposure
+	}
+	if dst.Criticality == 0 {
+		dst.Criticality = src.Criticality
+	}
+	if src.FirstSeen.Before(dst.FirstSeen) {
+		dst.FirstSeen = src.FirstSeen
+	}
+	if src.LastSeen.After(dst.LastSeen) {
+		dst.LastSeen = src.LastSeen
+	}
+	_, err := tx.Exec(ctx, `UPDATE assets SET owner = ?, team = ?, business_service = ?, environment = ?, data_class = ?,
+		mission_prevalence = ?, lifecycle = ?, os = ?, exposure = ?, criticality = ?, tags = ?, first_seen = ?, last_seen = ?,
+		version = version + 1 WHERE tenant = ? AND id = ?`,
+		dst.Owner, dst.Team, dst.BusinessService, dst.Environment, dst.DataClass, dst.MissionPrevalence, dst.Lifecycle, dst.OS,
+		string(dst.Exposure), int(dst.Criticality), joinTags(append(dst.Tags, src.Tags...)), store.TimeOf(dst.FirstSeen),
+		store.TimeOf(dst.LastSeen), tenant, into)
+	if err != nil {
+		return fmt.Errorf("merge attributes: %w", err)
+	}
+	return nil
+}
 
 const assetCols = `id, tenant, kind, name, owner, team, business_service, environment, criticality, exposure,
 	data_class, mission_prevalence, lifecycle, os, tags, source, first_seen, last_seen, version`
@@ -529,6 +584,13 @@ func (s *Service) Update(ctx context.Context, tenant, id string, version int64, 
 			return Asset{}, fmt.Errorf("%w: exposure %q, want internet, partner, internal or isolated", ErrInvalid, *p.Exposure)
 		}
 		set("exposure", string(*p.Exposure))
+	}
+	if p.MissionPrevalence != nil {
+		v := strings.ToLower(strings.TrimSpace(*p.MissionPrevalence))
+		if !ValidPrevalence(v) {
+			return Asset{}, fmt.Errorf("%w: mission prevalence %q, want minimal, support or essential", ErrInvalid, *p.MissionPrevalence)
+		}
+		p.MissionPrevalence = &v
 	}
 	for col, v := range map[string]*string{"owner": p.Owner, "team": p.Team, "business_service": p.BusinessService,
 		"environment": p.Environment, "data_class": p.DataClass, "mission_prevalence": p.MissionPrevalence, "lifecycle": p.Lifecycle} {

@@ -140,3 +140,48 @@ func TestDiscoveryFromEvents(t *testing.T) {
 		}
 	})
 }
+
+// A merge keeps every attribute the surviving asset lacks and the tags of
+// both.
+func TestMergeKeepsAttributes(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		s := assets.New(db, nil, func() time.Time { return now }, nil)
+		old, _, err := s.Observe(ctx, "t1", assets.Observation{Name: "db1", Identifiers: []assets.Identifier{{Type: "hostname", Value: "db1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		team, tags := "dba", []string{"pci"}
+		if old, err = s.Update(ctx, "t1", old.ID, old.Version, assets.Patch{Team: &team, Tags: &tags}); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Hour)
+		young, _, err := s.Observe(ctx, "t1", assets.Observation{Name: "10.1.1.1", Identifiers: []assets.Identifier{{Type: "ip", Value: "10.1.1.1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, env, prev, lc, crit := "billing", "prod", "Essential", "production", assets.Criticality(3)
+		tags2 := []string{"pci", "sox"}
+		if _, err = s.Update(ctx, "t1", young.ID, young.Version, assets.Patch{BusinessService: &svc, Environment: &env,
+			MissionPrevalence: &prev, Lifecycle: &lc, Criticality: &crit, Tags: &tags2, Team: &svc}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Merge(ctx, "t1", young.ID, old.ID); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.Get(ctx, "t1", old.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Team != "dba" || m.BusinessService != "billing" || m.Environment != "prod" || m.MissionPrevalence != "essential" ||
+			m.Lifecycle != "production" || m.Criticality != 3 || strings.Join(m.Tags, ",") != "pci,sox" || len(m.Identifiers) != 2 ||
+			!m.FirstSeen.Equal(old.FirstSeen) || !m.LastSeen.Equal(now) {
+			t.Fatalf("merged %+v", m)
+		}
+		bad := "vital"
+		if _, err := s.Update(ctx, "t1", m.ID, m.Version, assets.Patch{MissionPrevalence: &bad}); !errors.Is(err, assets.ErrInvalid) {
+			t.Fatalf("mission prevalence %q: %v", bad, err)
+		}
+	})
+}

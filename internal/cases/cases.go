@@ -47,7 +47,10 @@
 // # Storage
 //
 // Everything lives in the state database (SQLite or PostgreSQL), evidence
-// included, with a tenant on every row. Concurrent edits use optimistic
+// included, with a tenant on every row. Grouping looks its keys up in an
+// in-memory copy of the group-key table, valid while the table's change
+// counter is the one the copy last saw (keyindex.go), so several services,
+// processes and nodes can share the database. Concurrent edits use optimistic
 // concurrency: every incident carries a version; an update naming an older
 // version fails with store.ErrConflict (HTTP 409).
 package cases
@@ -80,6 +83,9 @@ var migrations embed.FS
 //go:embed evidence_migrations
 var evidenceMigrations embed.FS
 
+//go:embed grouping_migrations
+var groupingMigrations embed.FS
+
 func init() {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
@@ -91,6 +97,11 @@ func init() {
 		panic(err)
 	}
 	store.RegisterMigrations("cases_evidence", esub, "cases")
+	gsub, err := fs.Sub(groupingMigrations, "grouping_migrations")
+	if err != nil {
+		panic(err)
+	}
+	store.RegisterMigrations("cases_grouping", gsub, "cases")
 }
 
 // Errors callers branch on.
@@ -165,6 +176,8 @@ type Service struct {
 
 	mu       sync.Mutex
 	prunedAt time.Time // last pruning of group keys
+
+	keys keyIndexes // in-memory group keys (keyindex.go)
 }
 
 // New returns the service. The database must have the cases migrations

@@ -117,6 +117,10 @@ func TestRaiseAlertGroupsAndDeduplicates(t *testing.T) {
 		if !a2.Deduplicated || a2.ID != a1.ID || a2.Count != 2 {
 			t.Fatalf("want dedup of %s with count 2, got %+v", a1.ID, a2)
 		}
+		// The repeat is a change: alert.updated with the new count.
+		if up := f.events(EventAlertUpdated); len(up) != 1 || up[0].Subject != a1.ID || up[0].Data.(Alert).Count != 2 {
+			t.Fatalf("alert.updated after the repeat: %+v", up)
+		}
 		// Same rule, same host, different user: joins.
 		a3, err := f.svc.RaiseAlert(f.ctx, "t1", alert("r1", SevMedium, "host:pc1", "user:bob"))
 		if err != nil {
@@ -548,4 +552,19 @@ func TestClosedIncidentTakesNoAlerts(t *testing.T) {
 // table, and each Down undoes its Up, on every backend.
 func TestMigrations(t *testing.T) {
 	storetest.TestMigrations(t)
+}
+
+func TestEventsJSON(t *testing.T) {
+	for _, evs := range [][]json.RawMessage{nil, {json.RawMessage(`{"a":1}`)}, {json.RawMessage(`{"a": [1, 2]}`), json.RawMessage("{\n\"b\":\"<x>\"}")}} {
+		got := eventsJSON(evs)
+		var back []json.RawMessage
+		if err := json.Unmarshal([]byte(got), &back); err != nil || len(back) != len(evs) {
+			t.Fatalf("eventsJSON(%q) = %s: %v, %d events back", evs, got, err, len(back))
+		}
+		for i := range evs {
+			if string(back[i]) != string(evs[i]) {
+				t.Fatalf("event %d: %s, want %s", i, back[i], evs[i])
+			}
+		}
+	}
 }

@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Config is the `cases:` section of the configuration file: grouping and
-// the SLA policy. Zero values keep the defaults.
+// Config is the `cases:` section of the configuration file (read and
+// checked by internal/config's Cases, mapped here by internal/app):
+// grouping and the SLA policy. Zero values keep the defaults.
 //
 //	cases:
 //	  grouping: {window: 24h, dedup_window: 1h, rule_entity: true, across_rules: [host, user]}

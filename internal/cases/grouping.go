@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wacht-soc/wacht/internal/bus"
@@ -33,13 +34,17 @@ func (s *Service) RaiseAlerts(ctx context.Context, tenant string, ins []AlertInp
 	}
 	var out []Alert
 	var evs []bus.Event
+	var b *batch
 	for attempt := 0; ; attempt++ {
 		err = s.db.Tx(ctx, func(tx *store.Tx) error {
-			b := &batch{s: s, tx: tx, tenant: tenant, now: now, incidents: map[string]*incState{}, keys: map[string]keyRef{}}
+			b = &batch{s: s, tx: tx, tenant: tenant, now: now, incidents: map[string]*incState{}, keys: map[string]keyRef{}}
 			var err error
 			out, evs, err = b.run(ctx, norm)
 			return err
 		})
+		if err == nil && b.written != nil {
+			s.keys.apply(tenant, b.gen, b.gen+1, b.written)
+		}
 		// A concurrent writer changed an incident we grouped into (only
 		// possible on PostgreSQL): group again on the new state.
 		if !errors.Is(err, ErrConflict) || attempt >= 5 {
@@ -54,9 +59,11 @@ func (s *Service) RaiseAlerts(ctx context.Context, tenant string, ins []AlertInp
 }
 
 type incState struct {
-	inc     Incident
-	created bool
-	changes []string
+	inc        Incident
+	created    bool
+	retargeted bool // priority and SLA targets changed
+	ordered    bool // in batch.order
+	changes    []string
 }
 
 type keyRef struct {
@@ -73,6 +80,8 @@ type batch struct {
 	incidents map[string]*incState
 	order     []string
 	keys      map[string]keyRef
+	gen       int64             // the tenant's key generation read
+	written   map[string]keyRef // keys written (then the generation is gen+1)
 }
 
 type dupRef struct {
@@ -213,9 +222,10 @@ func (b *batch) run(ctx context.Context, ins []AlertInput) ([]Alert, []bus.Event
 			st = &incState{inc: inc, created: true}
 			b.incidents[inc.ID] = st
 			b.order = append(b.order, inc.ID)
-		} else if !slices.Contains(b.order, st.inc.ID) {
+		} else if !st.ordered {
 			b.order = append(b.order, st.inc.ID)
 		}
+		st.ordered = true
 		known := make(map[Entity]bool, len(st.inc.Entities))
 		for _, e := range st.inc.Entities {
 			known[e] = true
@@ -259,6 +269,15 @@ func (b *batch) run(ctx context.Context, ins []AlertInput) ([]Alert, []bus.Event
 	for _, k := range all {
 		if ref, ok := b.keys[k]; ok && ref.dirty {
 			keyRows = append(keyRows, []any{tenant, k, ref.incident, store.TimeOf(now)})
+			if b.written == nil {
+				b.written = map[string]keyRef{}
+			}
+			b.written[k] = ref
+		}
+	}
+	if b.written != nil {
+		if err := setGroupGen(ctx, tx, tenant, b.gen+1); err != nil {
+			return nil, nil, err
 		}
 	}
 	for _, k := range obsOrder {
@@ -283,6 +302,17 @@ func (b *batch) run(ctx context.Context, ins []AlertInput) ([]Alert, []bus.Event
 			evs = append(evs, bus.Event{Type: EventAlertCreated, Tenant: tenant, Subject: a.ID, Actor: a.Source, Time: a.CreatedAt, Data: ev})
 		}
 	}
+	// Repeats raised a stored alert's count: one alert.updated each.
+	bumpedIDs := make([]string, 0, len(bumped))
+	for id := range bumped {
+		bumpedIDs = append(bumpedIDs, id)
+	}
+	slices.Sort(bumpedIDs)
+	for _, id := range bumpedIDs {
+		ev := *bumped[id]
+		ev.Events = nil
+		evs = append(evs, bus.Event{Type: EventAlertUpdated, Tenant: tenant, Subject: id, Actor: ev.Source, Time: now, Data: ev})
+	}
 	var created []*Incident
 	for _, id := range b.order {
 		if st := b.incidents[id]; st.created {
@@ -292,14 +322,20 @@ func (b *batch) run(ctx context.Context, ins []AlertInput) ([]Alert, []bus.Event
 	if err := s.createIncidents(ctx, tx, created, SystemActor, "opened from alerts"); err != nil {
 		return nil, nil, err
 	}
+	var grown []*incState
+	for _, id := range b.order {
+		if st := b.incidents[id]; !st.created {
+			grown = append(grown, st)
+		}
+	}
+	if err := s.saveGrouped(ctx, tx, tenant, grown); err != nil {
+		return nil, nil, err
+	}
 	for _, id := range b.order {
 		st := b.incidents[id]
 		if st.created {
 			evs = append(evs, bus.Event{Type: EventIncidentCreated, Tenant: tenant, Subject: id, Actor: SystemActor, Data: st.inc})
 			continue
-		}
-		if err := s.saveIncident(ctx, tx, &st.inc); err != nil {
-			return nil, nil, err
 		}
 		evs = append(evs, bus.Event{Type: EventIncidentUpdated, Tenant: tenant, Subject: id, Actor: SystemActor,
 			Data: IncidentChange{Incident: st.inc, Changes: st.changes}})
@@ -307,10 +343,150 @@ func (b *batch) run(ctx context.Context, ins []AlertInput) ([]Alert, []bus.Event
 	return out, evs, nil
 }
 
+// groupedCols are the incident columns grouping changes (fold), with
+// their PostgreSQL types and values; slaCols change only with the
+// priority (setTargets), which moves the next SLA check too. Leaving them
+// out when they did not change spares an index update per incident.
+type groupedCol struct {
+	name, pgType string
+	val          func(inc *Incident) any
+}
+
+var groupedCols = []groupedCol{
+	{"severity", "TEXT", func(inc *Incident) any { return string(inc.Severity) }},
+	{"priority", "TEXT", func(inc *Incident) any { return string(inc.Priority) }},
+	{"score", "BIGINT", func(inc *Incident) any { return inc.Score }},
+	{"explanation", "TEXT", func(inc *Incident) any { return mustJSON(inc.Explanation) }},
+	{"alert_count", "BIGINT", func(inc *Incident) any { return inc.AlertCount }},
+	{"entities", "TEXT", func(inc *Incident) any { return mustJSON(inc.Entities) }},
+	{"attack", "TEXT", func(inc *Incident) any { return mustJSON(inc.Attack) }},
+	{"rules", "TEXT", func(inc *Incident) any { return mustJSON(inc.Rules) }},
+	{"first_alert_at", "TIMESTAMPTZ", func(inc *Incident) any { return tsOrNil(inc.FirstAlertAt) }},
+	{"last_alert_at", "TIMESTAMPTZ", func(inc *Incident) any { return tsOrNil(inc.LastAlertAt) }},
+	{"updated_at", "TIMESTAMPTZ", func(inc *Incident) any { return tsOrNil(inc.UpdatedAt) }},
+}
+
+var slaCols = []groupedCol{
+	{"sla_ack_s", "BIGINT", func(inc *Incident) any { return secs(inc.SLA.ackTarget) }},
+	{"sla_contain_s", "BIGINT", func(inc *Incident) any { return secs(inc.SLA.containTarget) }},
+	{"sla_resolve_s", "BIGINT", func(inc *Incident) any { return secs(inc.SLA.resolveTarget) }},
+	{"sla_next_at", "TIMESTAMPTZ", func(inc *Incident) any { return tsOrNil(inc.SLA.nextAt) }},
+}
+
+// saveGrouped writes the incidents alerts joined with one UPDATE … FROM
+// (VALUES …) per few hundred incidents instead of one statement each,
+// checking every incident's version: if any changed since it was read,
+// the batch fails with ErrConflict and RaiseAlerts groups again.
+func (s *Service) saveGrouped(ctx context.Context, tx *store.Tx, tenant string, incs []*incState) error {
+	var plain, retargeted []*Incident
+	for _, st := range incs {
+		if st.retargeted {
+			st.inc.SLA.nextAt = s.nextCheck(&st.inc)
+			retargeted = append(retargeted, &st.inc)
+		} else {
+			plain = append(plain, &st.inc)
+		}
+	}
+	if err := updateIncidents(ctx, tx, tenant, plain, groupedCols); err != nil {
+		return err
+	}
+	return updateIncidents(ctx, tx, tenant, retargeted, append(slices.Clone(groupedCols), slaCols...))
+}
+
+func updateIncidents(ctx context.Context, tx *store.Tx, tenant string, incs []*Incident, cols []groupedCol) error {
+	if len(incs) == 0 {
+		return nil
+	}
+	pg := tx.Dialect() == store.Postgres
+	ncols := len(cols) + 2
+	names := []string{"id", "version"}
+	// PostgreSQL types VALUES columns by their first row; parameters would
+	// be text.
+	first := "(?, CAST(? AS BIGINT)"
+	var set strings.Builder
+	for i, c := range cols {
+		names = append(names, c.name)
+		if i > 0 {
+			set.WriteString(", ")
+		}
+		set.WriteString(c.name + " = v." + c.name)
+		if pg {
+			first += ", CAST(? AS " + c.pgType + ")"
+		} else {
+			first += ", ?"
+		}
+	}
+	first += ")"
+	rest := "(" + store.Placeholders(ncols) + ")"
+	per := max(1, min(500, 30000/ncols))
+	for i := 0; i < len(incs); i += per {
+		chunk := incs[i:min(len(incs), i+per)]
+		var q strings.Builder
+		q.WriteString("WITH v (" + strings.Join(names, ", ") + ") AS (VALUES ")
+		args := make([]any, 0, len(chunk)*ncols+1)
+		for j, inc := range chunk {
+			if j > 0 {
+				q.WriteString(", " + rest)
+			} else {
+				q.WriteString(first)
+			}
+			args = append(args, inc.ID, inc.Version)
+			for _, c := range cols {
+				args = append(args, c.val(inc))
+			}
+		}
+		q.WriteString(") UPDATE case_incidents SET " + set.String() + ", version = case_incidents.version + 1 FROM v" +
+			" WHERE case_incidents.tenant = ? AND case_incidents.id = v.id AND case_incidents.version = v.version")
+		args = append(args, tenant)
+		res, err := tx.Exec(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("update incidents alerts joined: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("update incidents alerts joined: %w", err)
+		}
+		if int(n) != len(chunk) {
+			return fmt.Errorf("update incidents alerts joined: %d of %d changed meanwhile: %w", len(chunk)-int(n), len(chunk), ErrConflict)
+		}
+		for _, inc := range chunk {
+			inc.Version++
+		}
+	}
+	return nil
+}
+
 // lookupKeys loads the stored group keys within the window and the
 // incidents they point at.
 func (b *batch) lookupKeys(ctx context.Context, keys []string) error {
+	var err error
+	if b.gen, err = groupGen(ctx, b.tx, b.tenant); err != nil {
+		return err
+	}
+	cutoff := b.now.Add(-b.s.group.Window)
+	found := b.s.keys.lookup(b.tenant, b.gen, keys, cutoff, b.keys)
+	if !found && b.s.keys.shouldRebuild(b.tenant, time.Now()) {
+		if err := b.s.keys.rebuild(ctx, b.tx, b.tenant, b.gen, cutoff); err != nil {
+			return err
+		}
+		found = b.s.keys.lookup(b.tenant, b.gen, keys, cutoff, b.keys)
+	}
+	if !found {
+		if err := b.queryKeys(ctx, keys); err != nil {
+			return err
+		}
+	}
 	var ids []string
+	for _, ref := range b.keys {
+		ids = append(ids, ref.incident)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	return b.loadIncidents(ctx, ids)
+}
+
+// queryKeys reads group keys from the table (when the index cannot say).
+func (b *batch) queryKeys(ctx context.Context, keys []string) error {
 	for i := 0; i < len(keys); i += inChunk {
 		part := keys[i:min(len(keys), i+inChunk)]
 		args := append([]any{b.tenant, store.TimeOf(b.now.Add(-b.s.group.Window))}, anyOf(part)...)
@@ -329,15 +505,17 @@ WHERE tenant = ? AND last_seen_at >= ? AND gkey IN (`+store.Placeholders(len(par
 				return fmt.Errorf("find incidents to group into: %w", err)
 			}
 			b.keys[k] = keyRef{incident: id, lastSeen: seen.Time}
-			ids = append(ids, id)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("find incidents to group into: %w", err)
 		}
 	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
+	return nil
+}
+
+// loadIncidents reads the incidents group keys point at.
+func (b *batch) loadIncidents(ctx context.Context, ids []string) error {
 	for i := 0; i < len(ids); i += inChunk {
 		part := ids[i:min(len(ids), i+inChunk)]
 		rows, err := b.tx.Query(ctx, "SELECT "+incidentCols+" FROM case_incidents WHERE tenant = ? AND id IN ("+store.Placeholders(len(part))+")",
@@ -380,6 +558,7 @@ func (b *batch) fold(st *incState, a *Alert, in AlertInput) {
 			st.changes = append(st.changes, fmt.Sprintf("priority: %s → %s", inc.Priority, p))
 			inc.Priority = p
 			b.s.setTargets(inc)
+			st.retargeted = true
 		}
 	}
 	inc.Entities = unionEntities(inc.Entities, in.Entities, maxIncidentEntites)

@@ -130,11 +130,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, incident_id, kind, value
 		}
 		evs = append(evs, bus.Event{Type: EventIncidentUpdated, Tenant: tenant, Subject: targetID, Actor: actor,
 			Data: IncidentChange{Incident: target, Changes: []string{fmt.Sprintf("merged %v", sourceIDs)}}})
-		return nil
+		// The group keys moved: in-memory indexes (this one included) are
+		// stale and get rebuilt.
+		return bumpGroupGen(ctx, tx, tenant)
 	})
 	if err != nil {
 		return Incident{}, err
 	}
+	s.keys.drop(tenant)
+	s.keys.allowRebuild(tenant)
 	s.publish(ctx, evs)
 	s.fillSLA(&target, s.clock())
 	return target, nil

@@ -35,10 +35,10 @@ func mean(sum time.Duration, n int) Seconds {
 }
 
 // Metrics computes MTTD, MTTA, MTTC and MTTR per priority for incidents
-// created in [since, until).
+// created in [since, until) (zero until: up to now).
 func (s *Service) Metrics(ctx context.Context, tenant string, since, until time.Time) ([]PriorityMetrics, error) {
 	if until.IsZero() {
-		until = s.clock()
+		until = s.clock().Add(time.Microsecond) // up to and including now
 	}
 	detect := map[string]time.Duration{}
 	rows, err := s.db.Query(ctx, `SELECT incident_id, MIN(event_time), MIN(created_at) FROM case_alerts

@@ -123,5 +123,6 @@ func (s *Service) pruneGroupKeys(ctx context.Context, now time.Time) error {
 	if _, err := s.db.Exec(ctx, "DELETE FROM case_group_keys WHERE last_seen_at < ?", store.TimeOf(now.Add(-s.group.Window))); err != nil {
 		return fmt.Errorf("prune group keys: %w", err)
 	}
+	s.keys.prune(now.Add(-s.group.Window))
 	return nil
 }

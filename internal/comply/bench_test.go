@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,7 +118,10 @@ func TestOSCALDocumentShape(t *testing.T) {
 	if err := json.Unmarshal(a, &doc); err != nil {
 		t.Fatal(err)
 	}
-	uuidRe := `^[0-9a-f]{8}-[0-9a-f]{4}-[8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`
+	if problems := comply.ValidateAssessmentResults(a); problems != nil {
+		t.Fatalf("OSCAL assessment-results invalid:\n%s", strings.Join(problems, "\n"))
+	}
+	uuidRe := `^[0-9a-f]{8}-[0-9a-f]{4}-[5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`
 	ar := doc.AR
 	if !matches(uuidRe, ar.UUID) || ar.ImportAP.Href == "" || len(ar.Results) != 1 || ar.Results[0].ReviewedControls == nil {
 		t.Fatalf("document %+v", ar)

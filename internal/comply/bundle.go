@@ -25,6 +25,7 @@ const (
 	manifestName  = "manifest.json"
 	signatureName = "manifest.sig"
 	verifierName  = "keys/verifier.txt"
+	oscalName     = "oscal/assessment-results.json"
 )
 
 // SignedCheckpoint is the audit trail's signed tree head.
@@ -120,10 +121,11 @@ func (b *bundleWriter) addJSON(path string, v any) error {
 
 // Export writes the evidence bundle for [from, to) as a zip: results,
 // runs, requirement status, waivers, evidence files, the SoA and the
-// reports (HTML, German and English), the GDPR breach register, OSCAL
-// assessment results, OCSF compliance findings, the audit checkpoint with
-// inclusion proofs of the evidence records, and a manifest with the
-// SHA-256 of every file, signed. The same data gives the same bytes.
+// reports (HTML, German and English, and PDF when a printer is set), the
+// GDPR breach register, OSCAL assessment results, OCSF compliance
+// findings, the audit checkpoint with inclusion proofs of the evidence
+// records, and a manifest with the SHA-256 of every file, signed. The same
+// data gives the same bytes.
 func (s *Service) Export(ctx context.Context, tenant string, from, to time.Time, w io.Writer, o ExportOptions) (Manifest, error) {
 	if o.Signer == nil {
 		o = s.export
@@ -144,6 +146,7 @@ func (s *Service) Export(ctx context.Context, tenant string, from, to time.Time,
 		return Manifest{}, invalidf("export period: from must lie before to")
 	}
 	m := Manifest{Format: BundleFormat, Tenant: tenant, From: from, To: to}
+	var notes []string
 	bw := &bundleWriter{zw: zip.NewWriter(w), mod: to}
 
 	runs, err := s.Runs(ctx, tenant, from, to, 1000000)
@@ -276,6 +279,15 @@ func (s *Service) Export(ctx context.Context, tenant string, from, to time.Time,
 			if err := bw.add(fmt.Sprintf("reports/%s.%s.html", kind, lang), html.Bytes()); err != nil {
 				return m, err
 			}
+			if s.pdf != nil {
+				pdf, err := s.RenderPDF(ctx, rep)
+				if err != nil {
+					return m, err
+				}
+				if err := bw.add(fmt.Sprintf("reports/%s.%s.pdf", kind, lang), pdf); err != nil {
+					return m, err
+				}
+			}
 			if kind == ReportGDPR && lang == "en" {
 				if err := bw.addJSON("gdpr-breach-register.json", rep.Breaches); err != nil {
 					return m, err
@@ -289,7 +301,7 @@ func (s *Service) Export(ctx context.Context, tenant string, from, to time.Time,
 		return m, err
 	}
 	ar := AssessmentResults(tenant, from, to, b, latest)
-	if err := bw.addJSON("oscal/assessment-results.json", ar); err != nil {
+	if err := bw.addJSON(oscalName, ar); err != nil {
 		return m, err
 	}
 	buf.Reset()
@@ -319,8 +331,12 @@ func (s *Service) Export(ctx context.Context, tenant string, from, to time.Time,
 			return m, err
 		}
 	} else {
-		m.Notes = "no audit trail attached: the bundle carries no checkpoint"
+		notes = append(notes, "no audit trail attached: the bundle carries no checkpoint")
 	}
+	if s.pdf == nil {
+		notes = append(notes, "reports as HTML only: this node has no headless Chromium to print PDFs")
+	}
+	m.Notes = strings.Join(notes, "; ")
 	if err := bw.add(verifierName, []byte(o.VerifierKey+"\n")); err != nil {
 		return m, err
 	}
@@ -463,6 +479,16 @@ func VerifyBundle(r io.ReaderAt, size int64, pinnedKey string) (VerifyReport, er
 		rep.Proofs = verifyCheckpoint(&rep, cpb, files["audit/proofs.json"], verifier)
 	} else if m.Checkpoint != 0 {
 		rep.fail("audit/checkpoint.json: missing though the manifest names checkpoint %d", m.Checkpoint)
+	}
+	if ar, ok := files[oscalName]; ok {
+		problems := ValidateAssessmentResults(ar)
+		for i, p := range problems {
+			if i == 10 {
+				rep.fail("%s: %d more OSCAL problems", oscalName, len(problems)-i)
+				break
+			}
+			rep.fail("%s: OSCAL: %s", oscalName, p)
+		}
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil

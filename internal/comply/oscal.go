@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -73,12 +74,13 @@ func verifyCheckpoint(rep *VerifyReport, cpb, proofsJSON []byte, verifier note.V
 // OSCALVersion is the OSCAL schema version of exported documents.
 const OSCALVersion = "1.1.2"
 
-// stableUUID derives a version-8 (name-based, SHA-256) UUID from parts, so
-// that the same results give the same document.
+// stableUUID derives a name-based UUID from the SHA-256 of parts, so that
+// the same results give the same document. It is marked version 5 (name
+// based): OSCAL 1.1 accepts only versions 4 and 5.
 func stableUUID(parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	b := h[:16]
-	b[6] = (b[6] & 0x0f) | 0x80
+	b[6] = (b[6] & 0x0f) | 0x50
 	b[8] = (b[8] & 0x3f) | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
@@ -153,7 +155,7 @@ func AssessmentResults(tenant string, from, to time.Time, b *Bundle, results []R
 		for _, m := range c.Maps {
 			findings = append(findings, oscalFinding{UUID: stableUUID("finding", tenant, c.ID, m.Framework, m.Requirement, results[idx[0]].RunID),
 				Title: m.Framework + " " + m.Requirement + " — " + c.Title, Description: "Automated check " + c.ID,
-				Target:              oscalTarget{Type: "objective-id", TargetID: m.Framework + ":" + m.Requirement, Status: map[string]string{"state": state}},
+				Target:              oscalTarget{Type: "objective-id", TargetID: oscalToken(m.Framework + "_" + m.Requirement), Status: map[string]string{"state": state}},
 				RelatedObservations: rel})
 		}
 	}
@@ -241,4 +243,26 @@ func OCSFFindings(b *Bundle, results []Result) []OCSFFinding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// oscalToken makes s an OSCAL token (a letter or _ first, then letters,
+// digits, '.', '-', '_'): other characters become '_'.
+func oscalToken(s string) string {
+	out := []rune{}
+	for i, r := range s {
+		ok := unicode.IsLetter(r) || r == '_' || (i > 0 && (unicode.IsDigit(r) || r == '.' || r == '-'))
+		if !ok {
+			if i == 0 && (unicode.IsDigit(r) || r == '.' || r == '-') {
+				out = append(out, '_')
+				out = append(out, r)
+				continue
+			}
+			r = '_'
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return "_"
+	}
+	return string(out)
 }

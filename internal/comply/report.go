@@ -202,9 +202,21 @@ type PDFPrinter interface {
 // why and that HTML works.
 var ErrNoPDF = &UserError{"PDF is not available: this node has no headless Chromium (install chromium or set WACHT_CHROMIUM); the HTML report works"}
 
-// RenderPDF prints the report's HTML to PDF.
+// noPDFError is ErrNoPDF with the reason the printer is missing.
+type noPDFError struct{ reason error }
+
+func (e *noPDFError) Error() string { return ErrNoPDF.Error() + " (" + e.reason.Error() + ")" }
+
+// Is makes errors.Is(err, ErrNoPDF) and errors.Is(err, ErrInvalid) true.
+func (e *noPDFError) Is(target error) bool { return target == ErrNoPDF || target == ErrInvalid }
+
+// RenderPDF prints the report's HTML to PDF; the same report gives the
+// same bytes (see NormalizePDF).
 func (s *Service) RenderPDF(ctx context.Context, r *Report) ([]byte, error) {
 	if s.pdf == nil {
+		if s.noPDF != nil {
+			return nil, &noPDFError{s.noPDF}
+		}
 		return nil, ErrNoPDF
 	}
 	var buf bytes.Buffer
@@ -212,6 +224,11 @@ func (s *Service) RenderPDF(ctx context.Context, r *Report) ([]byte, error) {
 		return nil, err
 	}
 	out, err := s.pdf.PDF(ctx, buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("render %s as PDF: %w", r.Kind, err)
+	}
+	// The report is as of To: the PDF's dates say so, not the wall clock.
+	out, err = NormalizePDF(out, r.To)
 	if err != nil {
 		return nil, fmt.Errorf("render %s as PDF: %w", r.Kind, err)
 	}

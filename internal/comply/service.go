@@ -36,6 +36,9 @@ type Options struct {
 	MaxWaiver time.Duration
 	// PDF prints reports (nil: PDF unavailable, HTML only).
 	PDF PDFPrinter
+	// NoPDF says why PDF is unavailable when PDF is nil (no browser
+	// found, a wrong WACHT_CHROMIUM); requests for PDF repeat it.
+	NoPDF error
 	// Export holds the signing key and audit trail exports use when the
 	// caller gives none.
 	Export ExportOptions
@@ -55,6 +58,7 @@ type Service struct {
 	maxW     time.Duration
 	export   ExportOptions
 	pdf      PDFPrinter
+	noPDF    error
 
 	mu       sync.Mutex
 	compiled map[string]Compiled // by bundle hash
@@ -87,7 +91,7 @@ func New(db *store.DB, o Options) (*Service, error) {
 		return nil, fmt.Errorf("built-in checks: %w", err)
 	}
 	return &Service{db: db, engine: o.Engine, sources: o.Sources, bus: o.Bus, now: o.Now, log: o.Log,
-		builtin: b, catalogs: cats, warn: o.WaiverWarnBefore, maxW: o.MaxWaiver, export: o.Export, pdf: o.PDF, compiled: map[string]Compiled{}}, nil
+		builtin: b, catalogs: cats, warn: o.WaiverWarnBefore, maxW: o.MaxWaiver, export: o.Export, pdf: o.PDF, noPDF: o.NoPDF, compiled: map[string]Compiled{}}, nil
 }
 
 // Logger is the service's logger (the API logs internal errors with it).

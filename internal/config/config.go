@@ -37,6 +37,14 @@ type Config struct {
 	OIDC OIDC `yaml:"oidc"`
 	// Playbooks configures SOAR.
 	Playbooks Playbooks `yaml:"playbooks"`
+	// Cases configures incident response (see cases.go).
+	Cases Cases `yaml:"cases"`
+	// Vuln configures vulnerability management (see vuln.go).
+	Vuln Vuln `yaml:"vuln"`
+	// UEBA configures behaviour analytics and risk (see ueba.go).
+	UEBA UEBA `yaml:"ueba"`
+	// Intel configures threat intelligence (see intel.go).
+	Intel Intel `yaml:"intel"`
 }
 
 // Detect configures detection.
@@ -45,6 +53,12 @@ type Detect struct {
 	// own); the starter pack is always loaded. WACHT_RULES (colon-separated)
 	// is read too, for scripts.
 	Rules []string `yaml:"rules"`
+	// Suppress collapses repeated matches per rule (see detect.go).
+	Suppress []DetectSuppress `yaml:"suppress"`
+	// Placeholders give the values of Sigma expand placeholders
+	// (%name% in rules-placeholder) by name; a rule whose placeholder has
+	// no values is reported unsupported.
+	Placeholders map[string][]string `yaml:"placeholders"`
 }
 
 // OIDC configures OpenID Connect sign-in.
@@ -65,6 +79,8 @@ type Playbooks struct {
 	AllowHosts []string `yaml:"allow_hosts"`
 	// AllowLoopback also allows 127.0.0.1, ::1 and localhost.
 	AllowLoopback bool `yaml:"allow_loopback"`
+	// Exec lists the programs the exec action may run (none: exec is off).
+	Exec map[string]PlaybookCommand `yaml:"exec"`
 }
 
 // Log configures wacht's own logs.
@@ -176,6 +192,10 @@ func Default() Config {
 			FlushInterval: Duration(5 * time.Second),
 		},
 		State: State{Driver: "sqlite"},
+		Cases: DefaultCases(),
+		Vuln:  DefaultVuln(),
+		UEBA:  DefaultUEBA(),
+		Intel: DefaultIntel(),
 	}
 }
 
@@ -212,7 +232,7 @@ func applyEnv(cfg *Config, environ []string) error {
 			continue
 		}
 		switch {
-		case name == "WACHT_SERVER", name == "WACHT_TOKEN", name == "WACHT_CONFIG", name == "WACHT_SHARED", name == "WACHT_RULES",
+		case name == "WACHT_SERVER", name == "WACHT_TOKEN", name == "WACHT_CONFIG", name == "WACHT_SHARED", name == "WACHT_RULES", name == "WACHT_CHROMIUM",
 			strings.HasPrefix(name, "WACHT_BENCH_"),
 			strings.HasPrefix(name, "WACHT_TEST_"), strings.HasPrefix(name, "WACHT_REQUIRE_"):
 			continue
@@ -265,6 +285,9 @@ func setString(v reflect.Value, s string) error {
 		}
 		v.SetBool(b)
 	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot be set from the environment")
+		}
 		var parts []string
 		for _, p := range strings.Split(s, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -360,6 +383,11 @@ func (c *Config) Validate() error {
 	default:
 		bad("state.driver", "%q is not one of sqlite, postgres", c.State.Driver)
 	}
+	c.Cases.validate(bad)
+	c.Vuln.validate(bad)
+	c.UEBA.validate(bad)
+	c.Intel.validate(bad)
+	c.Detect.validate(bad)
 	return errors.Join(errs...)
 }
 

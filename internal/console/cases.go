@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -12,6 +13,10 @@ import (
 )
 
 // The alert queue and incident pages, over package cases.
+
+// timelineShown bounds the incident timeline the page shows (the
+// newest entries); the API has all of them.
+const timelineShown = 300
 
 // alertsLimit bounds one page of the queue.
 const alertsLimit = 200
@@ -241,6 +246,22 @@ type incidentData struct {
 	Stages      []cases.RegStage
 	Evidence    []cases.Evidence
 	Alerts      []cases.Alert
+	Message     string
+	// TimelineHidden counts the older entries left out of Timeline.
+	TimelineHidden int
+	Statuses       []cases.Status
+	// Assignees are the tenant's users (when the role may list them).
+	Assignees []string
+	// Playbooks can be run from here; Runs ran for this incident.
+	Playbooks []string
+	Runs      []runView
+}
+
+// alertTable is a list of alerts and whether the reader may make
+// exceptions from their values.
+type alertTable struct {
+	Alerts []cases.Alert
+	Can    bool
 }
 
 func (s *Service) incident(w http.ResponseWriter, r *http.Request) {
@@ -255,7 +276,7 @@ func (s *Service) incident(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := incidentData{Inc: inc}
+	d := incidentData{Inc: inc, Message: r.URL.Query().Get("msg"), Statuses: cases.Statuses}
 	steps := []func() error{
 		func() (err error) { d.Timeline, err = s.o.Cases.Timeline(ctx, tenant, id); return },
 		func() (err error) { d.Tasks, err = s.o.Cases.Tasks(ctx, tenant, id); return },
@@ -274,6 +295,30 @@ func (s *Service) incident(w http.ResponseWriter, r *http.Request) {
 		if err := step(); err != nil {
 			s.fail(w, r, err)
 			return
+		}
+	}
+	if n := len(d.Timeline); n > timelineShown {
+		d.TimelineHidden = n - timelineShown
+		d.Timeline = d.Timeline[n-timelineShown:]
+	}
+	if s.o.Users != nil && api.Allowed(id2.Role, api.PermUsersRead) {
+		if us, err := s.o.Users.List(ctx, tenant); err == nil {
+			for _, u := range us {
+				if !u.Disabled {
+					d.Assignees = append(d.Assignees, u.Username)
+				}
+			}
+		}
+	}
+	if s.hasAPI() && api.Allowed(id2.Role, permPlaybooksRead) {
+		var pbs []playbookView
+		if err := s.call(r, "GET", "/api/v1/playbooks", nil, &pbs); err == nil {
+			for _, pb := range pbs {
+				d.Playbooks = append(d.Playbooks, pb.Name)
+			}
+		}
+		if err := s.call(r, "GET", "/api/v1/playbook-runs?limit=50&incident="+url.QueryEscape(id), nil, &d.Runs); err != nil {
+			s.o.Log.Warn("console_incident_runs_failed", "err", err)
 		}
 	}
 	s.render(w, r, "incident", "layout", s.newPage(r, "incidents", inc.Title, d))

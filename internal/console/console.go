@@ -12,7 +12,13 @@
 // page without the bundle still renders and says how to build it.
 //
 // Pages are added per domain: a domain's service is an optional field of
-// Options, and its pages are routed only when it is set.
+// Options, and its pages are routed only when it is set. Domains whose
+// services live in their own modules (playbooks, detection rules, ATT&CK,
+// threat intel, audit) are reached through Options.API, the node's API
+// handler, called in process as the signed-in caller (apicall.go): the
+// API's guard decides those reads and writes exactly as for the browser.
+// Incident changes go the same way, so every write of the console is an
+// API call with the API's permission, validation and audit record.
 package console
 
 import (
@@ -68,6 +74,10 @@ type Options struct {
 	// Cases adds the alert queue and incident pages and the overview's
 	// alert and incident tiles.
 	Cases *cases.Service
+	// API is the node's API handler: pages of domains that run in their
+	// own modules (playbooks, rules, ATT&CK, intel, audit) call it in
+	// process as the signed-in caller. Nil leaves those pages out.
+	API http.Handler
 	// Users and Tokens add the settings pages that list them.
 	Users  *auth.Users
 	Tokens *auth.TokenStore
@@ -93,6 +103,7 @@ type Service struct {
 	assets  map[string]asset // by name under /console/assets/
 	bundled bool
 	sampler *sampler
+	trends  trendCache
 }
 
 type asset struct {
@@ -236,11 +247,15 @@ func (s *Service) Routes() []api.Route {
 		{Pattern: "GET " + p + "login", Perm: api.PermSignIn, Handler: s.login},
 		{Pattern: "GET " + p + "overview", Perm: api.PermStatusRead, Handler: s.overview},
 		{Pattern: "GET " + p + "overview/live", Perm: api.PermStatusRead, Handler: s.overviewLive},
+		{Pattern: "GET " + p + "overview/trends", Perm: api.PermStatusRead, Handler: s.overviewTrends},
 		{Pattern: "GET " + p + "hunt", Perm: api.PermEventsRead, Handler: s.hunt},
 		{Pattern: "GET " + p + "settings", Perm: api.PermSession, Handler: s.settings},
 	}
 	if s.o.Users != nil {
 		rs = append(rs, api.Route{Pattern: "GET " + p + "settings/users", Perm: api.PermUsersRead, Handler: s.users})
+	}
+	if s.o.API != nil {
+		rs = append(rs, s.adminWriteRoutes()...)
 	}
 	if s.o.Tokens != nil {
 		rs = append(rs, api.Route{Pattern: "GET " + p + "settings/tokens", Perm: api.PermTokensRead, Handler: s.tokens})
@@ -251,7 +266,17 @@ func (s *Service) Routes() []api.Route {
 			api.Route{Pattern: "POST " + p + "alerts/triage", Perm: permCasesWrite, Handler: s.triage},
 			api.Route{Pattern: "GET " + p + "incidents", Perm: permCasesRead, Handler: s.incidents},
 			api.Route{Pattern: "GET " + p + "incidents/{id}", Perm: permCasesRead, Handler: s.incident},
+			api.Route{Pattern: "GET " + p + "incidents/{id}/report/{regime}/{stage}", Perm: permCasesRead, Handler: s.reportDraft},
+			api.Route{Pattern: "GET " + p + "observe", Perm: permCasesWrite, Handler: s.observe},
 		)
+		rs = append(rs, s.incidentWriteRoutes()...)
+		rs = append(rs, s.exceptionRoutes()...)
+	}
+	if s.o.API != nil {
+		rs = append(rs, s.playbookRoutes()...)
+		rs = append(rs, s.rulesRoutes()...)
+		rs = append(rs, s.intelRoutes()...)
+		rs = append(rs, s.adminRoutes()...)
 	}
 	return rs
 }
@@ -268,6 +293,11 @@ var nav = []navItem{
 	{"alerts", "Alerts", "alerts", permAlertsRead, func(s *Service) bool { return s.o.Cases != nil }},
 	{"incidents", "Incidents", "incidents", permCasesRead, func(s *Service) bool { return s.o.Cases != nil }},
 	{"hunt", "Hunt", "hunt", api.PermEventsRead, nil},
+	{"rules", "Rules", "rules", "rules:read", func(s *Service) bool { return s.o.API != nil }},
+	{"intel", "Intel", "intel", "intel:read", func(s *Service) bool { return s.o.API != nil }},
+	{"playbooks", "Playbooks", "playbooks", permPlaybooksRead, func(s *Service) bool { return s.o.API != nil }},
+	{"approvals", "Approvals", "approvals", permApprovalsRead, func(s *Service) bool { return s.o.API != nil }},
+	{"audit", "Audit", "audit", api.PermAuditRead, func(s *Service) bool { return s.o.API != nil }},
 	{"settings", "Settings", "settings", api.PermSession, nil},
 }
 
@@ -329,6 +359,17 @@ func (s *Service) parseTemplates() error {
 		"join":        func(v []string) string { return strings.Join(v, " ") },
 		"breached":    breached,
 		"nextDue":     nextDue,
+		"obsCtx": func(inc string, can bool, alerts any) obsRows {
+			return obsRows{Incident: inc, CanObs: can, Alerts: alerts}
+		},
+		"fvObs":     withObs,
+		"fvExc":     withException,
+		"obsVals":   func(kind, value string) map[string]string { return map[string]string{"kind": kind, "value": value} },
+		"tbl":       func(alerts []cases.Alert, can bool) alertTable { return alertTable{Alerts: alerts, Can: can} },
+		"get":       getField,
+		"pct":       func(a, b int) int { return pct(a, b) },
+		"heat":      heatClass,
+		"hasPrefix": strings.HasPrefix,
 	}
 	base, err := template.New("base").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/fields.html")
 	if err != nil {

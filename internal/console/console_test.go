@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/wacht-soc/wacht/internal/auth"
 	"github.com/wacht-soc/wacht/internal/cases"
 	"github.com/wacht-soc/wacht/internal/eventstore"
+	"github.com/wacht-soc/wacht/internal/soar"
 	"github.com/wacht-soc/wacht/internal/store"
 	"github.com/wacht-soc/wacht/internal/store/storetest"
 )
@@ -99,6 +101,7 @@ type fixture struct {
 	cases   *cases.Service
 	console *Service
 	now     time.Time
+	soar    *soar.Service
 	// incA is an incident of tenant a with one alert, alertA.
 	incA, alertA string
 }
@@ -109,7 +112,7 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
 	f := &fixture{events: &fakeEvents{}, now: now0}
 	clock := func() time.Time { return f.now }
-	log := slog.New(slog.DiscardHandler)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	f.cases = cases.New(db, cases.Options{Now: clock, Log: log})
 	users := auth.NewUsers(db, auth.UsersOptions{Now: clock, Log: log, FastHashing: true})
 	tokens := auth.NewTokenStore(db, clock)
@@ -119,9 +122,26 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 	if _, _, err := tokens.Create(context.Background(), auth.TokenSpec{Tenant: "a", Name: "shipper-a", Role: api.RoleIngest}); err != nil {
 		t.Fatal(err)
 	}
+	ids := identities{
+		"admin-a":     {Subject: "token:admin-a", Tenant: "a", Role: api.RoleAdmin, Method: api.AuthToken},
+		"analyst-a":   {Subject: "token:analyst-a", Tenant: "a", Role: api.RoleSecurityAnalyst, Method: api.AuthToken},
+		"responder-b": {Subject: "token:responder-b", Tenant: "b", Role: api.RoleIncidentResponder, Method: api.AuthToken},
+		"ingest-a":    {Subject: "token:ingest-a", Tenant: "a", Role: api.RoleIngest, Method: api.AuthToken},
+		"auditor-a":   {Subject: "token:auditor-a", Tenant: "a", Role: api.RoleAuditor, Method: api.AuthToken},
+		"responder-a": {Subject: "token:responder-a", Tenant: "a", Role: api.RoleIncidentResponder, Method: api.AuthToken},
+		"engineer-a":  {Subject: "token:engineer-a", Tenant: "a", Role: api.RoleSecurityEngineer, Method: api.AuthToken},
+		"cookie:s-responder-a": {Subject: "user:rita", TokenID: "ses1", Tenant: "a", Role: api.RoleIncidentResponder,
+			Method: api.AuthPassword, CSRF: "csrf-secret"},
+		"cookie:s-admin-a": {Subject: "user:alice", TokenID: "ses2", Tenant: "a", Role: api.RoleAdmin,
+			Method: api.AuthPassword, CSRF: "csrf-secret"},
+	}
+	s := api.New(api.Deps{Auth: ids, Store: f.events, Log: log, PublicPaths: []string{"/healthz"}})
+	s.UseAccess(api.AccessHooks{Sessions: ids, Now: clock})
+	f.mountDomains(t, db, s, clock, log)
+	s.Mount(api.AccessRoutes(&api.AccessService{Users: users, Tokens: tokens, DB: db, Now: clock, Log: log})...)
 	ticks := make(chan time.Time)
 	var err error
-	f.console, err = New(Options{Events: f.events, Cases: f.cases, Users: users, Tokens: tokens, Now: clock, Log: log,
+	f.console, err = New(Options{Events: f.events, Cases: f.cases, Users: users, Tokens: tokens, Now: clock, Log: log, API: s,
 		Health: func() Health { return Health{Version: "test", Ready: "ready", Retention: "7d", StoreRows: 42} },
 		Metrics: func(w io.Writer) {
 			_, _ = io.WriteString(w, `wacht_store_events_written_total 100
@@ -133,17 +153,6 @@ wacht_ingest_accepted_total{listener="syslog_tcp",format="rfc5424"} 90
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := identities{
-		"admin-a":     {Subject: "token:admin-a", Tenant: "a", Role: api.RoleAdmin, Method: api.AuthToken},
-		"analyst-a":   {Subject: "token:analyst-a", Tenant: "a", Role: api.RoleSecurityAnalyst, Method: api.AuthToken},
-		"responder-b": {Subject: "token:responder-b", Tenant: "b", Role: api.RoleIncidentResponder, Method: api.AuthToken},
-		"ingest-a":    {Subject: "token:ingest-a", Tenant: "a", Role: api.RoleIngest, Method: api.AuthToken},
-		"auditor-a":   {Subject: "token:auditor-a", Tenant: "a", Role: api.RoleAuditor, Method: api.AuthToken},
-		"cookie:s-responder-a": {Subject: "user:rita", TokenID: "ses1", Tenant: "a", Role: api.RoleIncidentResponder,
-			Method: api.AuthPassword, CSRF: "csrf-secret"},
-	}
-	s := api.New(api.Deps{Auth: ids, Store: f.events, Log: log, PublicPaths: []string{"/healthz"}})
-	s.UseAccess(api.AccessHooks{Sessions: ids, Now: clock})
 	s.MountPublicAssets("GET "+api.ConsolePrefix+"assets/", f.console.ServeAsset)
 	s.MountPages(f.console.Routes()...)
 	f.srv = httptest.NewServer(s)

@@ -276,15 +276,23 @@ func huntURL(q, rng string) string {
 	return api.ConsolePrefix + "hunt?" + v.Encode()
 }
 
-// fieldActions are what every field value offers (filter in, filter
-// out, hunt for it). base is the current query ("" outside a hunt).
+// fieldActions are what every field value offers: filter in, filter
+// out, hunt for it, look it up in threat intel, add it as an observable
+// (to the incident on the page, else to one chosen), and create an
+// exception from it when the value comes from an alert. base is the
+// current query ("" outside a hunt).
 type fieldActions struct {
-	In, Out, Hunt string
+	In, Out, Hunt, Intel, Observe string
+	// ObsIncident is the incident a one-click "add as observable" posts
+	// to (the incident page); ObsKind its kind.
+	ObsIncident, ObsKind string
+	// Exception is the form that makes an exception (alerts only).
+	Exception string
 }
 
 func actionsFor(base, rng, name, value string) fieldActions {
 	f := fieldFilter(name, value)
-	a := fieldActions{Hunt: huntURL(f, rng)}
+	a := fieldActions{Hunt: huntURL(f, rng), Intel: intelURL(value), Observe: observeURL(obsKind(name), value)}
 	if base == "" || base == "*" {
 		a.In, a.Out = huntURL(f, rng), huntURL("* -"+f, rng)
 	} else {

@@ -16,6 +16,7 @@ import (
 // sends.
 type overviewData struct {
 	Tiles tiles
+	Slow  slowTiles
 }
 
 type tiles struct {

@@ -17,6 +17,11 @@ type settingsData struct {
 	Users  []auth.User
 	Tokens []auth.Token
 	Tab    string
+	// Message is the notice of the last change; RoleNames the roles a
+	// user can be given.
+	Message   string
+	RoleNames []string
+	CanWrite  bool
 }
 
 func (s *Service) settings(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +34,8 @@ func (s *Service) users(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, "settings", "layout", s.newPage(r, "settings", "Users", settingsData{Tab: "users", Users: us}))
+	s.render(w, r, "settings", "layout", s.newPage(r, "settings", "Users", settingsData{Tab: "users", Users: us,
+		Message: r.URL.Query().Get("msg"), RoleNames: api.Roles(), CanWrite: s.o.API != nil}))
 }
 
 func (s *Service) tokens(w http.ResponseWriter, r *http.Request) {
@@ -38,5 +44,6 @@ func (s *Service) tokens(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, "settings", "layout", s.newPage(r, "settings", "API tokens", settingsData{Tab: "tokens", Tokens: ts}))
+	s.render(w, r, "settings", "layout", s.newPage(r, "settings", "API tokens", settingsData{Tab: "tokens", Tokens: ts,
+		Message: r.URL.Query().Get("msg"), CanWrite: s.o.API != nil}))
 }

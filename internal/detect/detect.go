@@ -9,17 +9,21 @@
 //
 // Correlation state lives in the engine and is keyed by tenant and group-by
 // values; windows are closed by Flush, which the caller drives from its
-// clock.
+// clock. With Options.StateFile the state is restored at start and saved
+// by SaveState (wacht serve: DATA/detect/correlations.json, every minute
+// and on stop), and a reload carries it over to unchanged correlations.
 //
 // # Configuration
 //
-// Until the configuration file has a detect section, `wacht serve` reads
-// the rule paths from the environment: WACHT_RULES is a list of rule
-// folders or files separated by the OS list separator (":" on Unix), for
-// example WACHT_RULES=/opt/sigma/rules:/opt/sigma/rules-threat-hunting.
-// The embedded starter pack (starter/*.yml, written for wacht's demo) is
-// always loaded. Rule files are polled for changes every few seconds;
-// POST /api/v1/rules/reload reloads at once.
+// detect.rules (and WACHT_RULES, a list of rule folders or files separated
+// by the OS list separator) name the rule folders; the embedded starter
+// pack (starter/*.yml, written for wacht's demo) is always loaded. Rule
+// files are polled for changes every few seconds; POST
+// /api/v1/rules/reload reloads at once. detect.suppress lists suppression
+// windows (WindowRule): repeats of a rule with the same group-by values
+// within the window are one alert with a count and first / last seen,
+// without editing the rule file. Suppressions through the API silence a
+// rule for one entity until they expire.
 package detect
 
 import (
@@ -126,6 +130,11 @@ type Detection struct {
 	Correlation *CorrelationInfo `json:"correlation,omitempty"`
 	// Source says where the rule came from: "starter" or a rule folder.
 	Source string `json:"source,omitempty"`
+	// Selections names the rule's search identifiers that matched the
+	// event (detection rules).
+	Selections []string `json:"selections,omitempty"`
+	// Window is set for rules with a suppression window (see WindowRule).
+	Window *WindowInfo `json:"window,omitempty"`
 }
 
 // CorrelationInfo is why a correlation rule fired.
@@ -221,6 +230,8 @@ func FromMatch(m sigma.Match, source string) Detection {
 		Attack: r.Attack(),
 		Time:   m.Event.Time,
 		Source: source,
+
+		Selections: m.Selections,
 	}
 	if d.Tenant == "" {
 		d.Tenant = event.DefaultTenant

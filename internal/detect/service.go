@@ -1,10 +1,15 @@
 package detect
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,6 +36,13 @@ type Options struct {
 	// SlowRule is the mean evaluation time above which a rule is reported
 	// slow. Default 50µs.
 	SlowRule time.Duration
+	// StateFile keeps the correlation state across restarts: restored by
+	// New when it exists, written by SaveState (empty: not kept).
+	StateFile string
+	// Suppress are suppression windows from the configuration: matches of
+	// a rule with the same group-by values within a window collapse into
+	// one alert.
+	Suppress []WindowRule
 }
 
 // Service runs the rules on events.
@@ -40,6 +52,7 @@ type Service struct {
 	now   func() time.Time
 	rules atomic.Pointer[Ruleset]
 	sup   *suppressions
+	win   *windows
 
 	reloadMu sync.Mutex
 
@@ -49,12 +62,14 @@ type Service struct {
 	processed  atomic.Uint64
 	detections atomic.Uint64
 	suppressed atomic.Uint64
+	collapsed  atomic.Uint64
 	errors     atomic.Uint64
 }
 
 type ruleCount struct {
 	matches    uint64
 	suppressed uint64
+	collapsed  uint64
 	last       time.Time
 }
 
@@ -70,15 +85,81 @@ func New(opts Options) (*Service, error) {
 	if opts.SlowRule <= 0 {
 		opts.SlowRule = 50 * time.Microsecond
 	}
+	for _, w := range opts.Suppress {
+		if err := w.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	s := &Service{opts: opts, log: opts.Log, now: opts.Now, counts: map[string]map[string]*ruleCount{},
-		sup: &suppressions{db: opts.DB, now: opts.Now, ttl: 30 * time.Second, tenant: map[string]*tenantSuppressions{}, hits: map[string]uint64{}}}
+		sup: &suppressions{db: opts.DB, now: opts.Now, ttl: 30 * time.Second, tenant: map[string]*tenantSuppressions{}, hits: map[string]uint64{}},
+		win: newWindows(opts.Suppress)}
 	rs, err := Load(opts.Load, opts.Now())
 	if err != nil {
 		return nil, err
 	}
 	s.rules.Store(rs)
 	s.logLoaded(rs)
+	if err := s.restoreState(rs); err != nil {
+		// A damaged state file loses open correlation windows, not rules.
+		s.log.Error("correlation_state_not_restored", "file", opts.StateFile, "err", err)
+	}
 	return s, nil
+}
+
+// restoreState loads opts.StateFile into rs's engine.
+func (s *Service) restoreState(rs *Ruleset) error {
+	if s.opts.StateFile == "" {
+		return nil
+	}
+	f, err := os.Open(s.opts.StateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open correlation state %s: %w", s.opts.StateFile, err)
+	}
+	defer f.Close()
+	st, err := rs.Engine.RestoreState(bufio.NewReader(f))
+	if err != nil {
+		return fmt.Errorf("read correlation state %s: %w", s.opts.StateFile, err)
+	}
+	s.log.Info("correlation_state_restored", "file", s.opts.StateFile, "groups", st.Groups, "dropped", st.Dropped)
+	return nil
+}
+
+// SaveState writes the correlation state to Options.StateFile (through a
+// temporary file and a rename, so a crash leaves the previous state). It
+// returns the number of open correlation groups written.
+func (s *Service) SaveState() (int, error) {
+	if s.opts.StateFile == "" {
+		return 0, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(s.opts.StateFile), 0o700); err != nil {
+		return 0, fmt.Errorf("save correlation state: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.opts.StateFile), ".correlations-*")
+	if err != nil {
+		return 0, fmt.Errorf("save correlation state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriterSize(tmp, 1<<16)
+	n, err := s.rules.Load().Engine.SaveState(w, s.now())
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), s.opts.StateFile)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("save correlation state %s: %w", s.opts.StateFile, err)
+	}
+	return n, nil
 }
 
 // Logger is the service's logger (the API logs failed requests with it).
@@ -96,6 +177,24 @@ func (s *Service) logLoaded(rs *Ruleset) {
 	}
 }
 
+// carryState moves the correlation state of the running engine into rs's
+// (correlations whose definition did not change keep their windows).
+func (s *Service) carryState(cur, rs *Ruleset) {
+	var buf bytes.Buffer
+	if _, err := cur.Engine.SaveState(&buf, s.now()); err != nil {
+		s.log.Error("correlation_state_not_carried", "err", err)
+		return
+	}
+	st, err := rs.Engine.RestoreState(&buf)
+	if err != nil {
+		s.log.Error("correlation_state_not_carried", "err", err)
+		return
+	}
+	if st.Groups > 0 || st.Dropped > 0 {
+		s.log.Info("correlation_state_carried", "groups", st.Groups, "dropped", st.Dropped)
+	}
+}
+
 // ReloadResult says what a reload did.
 type ReloadResult struct {
 	Changed     bool      `json:"changed"`
@@ -110,7 +209,9 @@ type ReloadResult struct {
 
 // Reload re-reads the rules. Unless force, nothing happens when no rule
 // file changed. The new rules replace the old ones at once; correlation
-// windows in progress start again.
+// windows in progress carry over to correlation rules whose definition
+// did not change (events matched between the copy and the swap count in
+// the old engine only).
 func (s *Service) Reload(force bool) (ReloadResult, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -128,6 +229,7 @@ func (s *Service) Reload(force bool) (ReloadResult, error) {
 	if err != nil {
 		return ReloadResult{}, err
 	}
+	s.carryState(cur, rs)
 	s.rules.Store(rs)
 	s.logLoaded(rs)
 	return s.result(rs, true), nil
@@ -185,6 +287,15 @@ func (s *Service) Flush(ctx context.Context, now time.Time) []Detection {
 	rs := s.rules.Load()
 	var out []Detection
 	rs.Engine.Flush(now, func(m sigma.Match) { out = s.emit(ctx, rs, m, out) })
+	// Suppression windows run on the service's clock; a zero now (end of
+	// an offline run) closes them all.
+	wnow := s.now()
+	if now.IsZero() {
+		wnow = time.Time{}
+	}
+	for _, d := range s.win.close(wnow) {
+		out = s.publish(ctx, d, out)
+	}
 	return out
 }
 
@@ -208,19 +319,38 @@ func (s *Service) emit(ctx context.Context, rs *Ruleset, m sigma.Match, out []De
 		c = &ruleCount{}
 		byRule[d.RuleID] = c
 	}
-	if sup {
+	publish, closed := true, (*Detection)(nil)
+	if !sup {
+		publish, closed = s.win.admit(&d, s.now())
+	}
+	switch {
+	case sup:
 		c.suppressed++
-	} else {
+	case !publish:
+		c.collapsed++
+	default:
 		c.matches++
-		if d.Time.After(c.last) {
-			c.last = d.Time
-		}
+	}
+	if !sup && d.Time.After(c.last) {
+		c.last = d.Time
 	}
 	s.mu.Unlock()
+	if closed != nil {
+		out = s.publish(ctx, *closed, out)
+	}
 	if sup {
 		s.suppressed.Add(1)
 		return out
 	}
+	if !publish {
+		s.collapsed.Add(1)
+		return out
+	}
+	return s.publish(ctx, d, out)
+}
+
+// publish sends d on the bus and appends it to out.
+func (s *Service) publish(ctx context.Context, d Detection, out []Detection) []Detection {
 	s.detections.Add(1)
 	if s.opts.Bus != nil {
 		s.opts.Bus.Publish(ctx, bus.Event{Type: TopicMatched, Tenant: d.Tenant, Time: d.Time, Subject: d.RuleID, Actor: "detect", Data: d})
@@ -281,9 +411,12 @@ type RuleStatus struct {
 	Evaluated  uint64  `json:"evaluated"`
 	EvalTimeMS float64 `json:"eval_time_ms"`
 	Slow       bool    `json:"slow,omitempty"`
-	// Matches and Suppressed count this tenant's detections.
+	// Matches, Suppressed and Collapsed count this tenant's detections:
+	// published, silenced by a suppression, and folded into an open
+	// suppression window.
 	Matches    uint64    `json:"matches"`
 	Suppressed uint64    `json:"suppressed"`
+	Collapsed  uint64    `json:"collapsed,omitempty"`
 	LastMatch  time.Time `json:"last_match,omitzero"`
 }
 
@@ -318,7 +451,7 @@ func (s *Service) Status(tenant string) []RuleStatus {
 			st.Slow = x.Evaluated >= 100 && x.EvalTime/time.Duration(x.Evaluated) > s.opts.SlowRule
 		}
 		if c := counts[st.ID]; c != nil {
-			st.Matches, st.Suppressed, st.LastMatch = c.matches, c.suppressed, c.last
+			st.Matches, st.Suppressed, st.Collapsed, st.LastMatch = c.matches, c.suppressed, c.collapsed, c.last
 		}
 		out = append(out, st)
 	}
@@ -364,7 +497,13 @@ type Summary struct {
 	Events      uint64    `json:"events"`
 	Detections  uint64    `json:"detections"`
 	Suppressed  uint64    `json:"suppressed"`
-	Errors      uint64    `json:"errors"`
+	// Collapsed counts matches folded into suppression windows; Windows
+	// the windows open; WindowOverflow matches published unwindowed
+	// because too many windows were open.
+	Collapsed      uint64 `json:"collapsed"`
+	Windows        int    `json:"windows"`
+	WindowOverflow uint64 `json:"window_overflow,omitempty"`
+	Errors         uint64 `json:"errors"`
 	// CorrelationEvictions counts correlation groups dropped to bound
 	// memory.
 	CorrelationEvictions uint64 `json:"correlation_evictions"`
@@ -375,7 +514,8 @@ func (s *Service) Summary() Summary {
 	rs := s.rules.Load()
 	total, ok, unsup, invalid := rs.Counts()
 	sum := Summary{Rules: total, OK: ok, Unsupported: unsup, Invalid: invalid, Loaded: rs.Loaded,
-		Events: s.processed.Load(), Detections: s.detections.Load(), Suppressed: s.suppressed.Load(), Errors: s.errors.Load()}
+		Events: s.processed.Load(), Detections: s.detections.Load(), Suppressed: s.suppressed.Load(), Collapsed: s.collapsed.Load(), Errors: s.errors.Load()}
+	sum.Windows, sum.WindowOverflow = s.win.stats()
 	for _, c := range rs.Engine.CorrelationStats() {
 		sum.CorrelationEvictions += c.Evictions
 	}

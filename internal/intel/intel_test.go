@@ -302,3 +302,96 @@ func TestWarninglists(t *testing.T) {
 		t.Error("nil set matched")
 	}
 }
+
+func TestMatchAlertingLeavesOutWhatCannotAlert(t *testing.T) {
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	b := NewIndexBuilder(4)
+	b.Add(IndexEntry{Type: TypeCIDR, Value: "10.0.0.0/8", Confidence: 90, AlertUntil: at.Add(time.Hour), Warninglist: true})
+	b.Add(IndexEntry{Type: TypeIP, Value: "192.0.2.9", Confidence: 90, AlertUntil: at.Add(-time.Hour)})
+	b.Add(IndexEntry{Type: TypeDomain, Value: "evil.example", Confidence: 90, AlertUntil: at.Add(time.Hour)})
+	b.Add(IndexEntry{Type: TypeDomain, Value: "quiet.example", Confidence: 90, AlertUntil: at.Add(time.Hour), Warninglist: true})
+	ix := b.Build()
+	ev := &event.Event{Time: at}
+	ev.Add("source.ip", event.String("10.1.2.3"))
+	ev.Add("destination.ip", event.String("192.0.2.9"))
+	ev.Add("dns.question.name", event.String("www.evil.example"))
+	ev.Add("url.domain", event.String("a.quiet.example"))
+	if all := ix.Match(nil, ev); len(all) != 4 {
+		t.Fatalf("Match: %d hits, want 4: %+v", len(all), all)
+	}
+	hits, suppressed := ix.MatchAlerting(nil, ev)
+	if len(hits) != 1 || hits[0].Value != "evil.example" || hits[0].Field != "dns.question.name" || suppressed != 3 {
+		t.Errorf("MatchAlerting: %+v, %d suppressed; want evil.example and 3", hits, suppressed)
+	}
+}
+
+func TestMatchAddressPortInAnyOrder(t *testing.T) {
+	b := NewIndexBuilder(1)
+	b.Add(IndexEntry{Type: TypeIPPort, Value: "198.51.100.7:8443", Confidence: 70, AlertUntil: time.Now().Add(time.Hour)})
+	ix := b.Build()
+	ev := &event.Event{Time: time.Now()}
+	ev.Add("destination.port", event.Int(8443)) // port first, as an integer
+	ev.Add("source.ip", event.String("10.0.0.1"))
+	ev.Add("destination.ip", event.String("198.51.100.7"))
+	ev.Add("destination.port", event.Int(9)) // a later duplicate does not count
+	hits := ix.Match(nil, ev)
+	if len(hits) != 1 || hits[0].Value != "198.51.100.7:8443" || hits[0].Field != "destination.ip" {
+		t.Errorf("hits %+v", hits)
+	}
+	ev.Fields[0].Value = event.Int(70000)
+	if hits := ix.Match(nil, ev); len(hits) != 0 {
+		t.Errorf("port out of range matched: %+v", hits)
+	}
+}
+
+// An address:port indicator marks its address in the address map without
+// making the address an indicator; an address indicator added before or
+// after keeps its own meaning.
+func TestAddressPortMarksAddress(t *testing.T) {
+	until := time.Now().Add(time.Hour)
+	for _, order := range [][]IndexEntry{
+		{{Type: TypeIPPort, Value: "198.51.100.7:8443"}, {Type: TypeIP, Value: "198.51.100.8"}, {Type: TypeIPPort, Value: "198.51.100.8:22"}},
+		{{Type: TypeIP, Value: "198.51.100.8"}, {Type: TypeIPPort, Value: "198.51.100.8:22"}, {Type: TypeIPPort, Value: "198.51.100.7:8443"}},
+	} {
+		b := NewIndexBuilder(3)
+		for _, e := range order {
+			e.Confidence, e.AlertUntil = 70, until
+			b.Add(e)
+		}
+		ix := b.Build()
+		if ix.Len() != 3 {
+			t.Errorf("Len %d, want 3", ix.Len())
+		}
+		if h := ix.LookupIP(nil, "", "198.51.100.7", 0); len(h) != 0 {
+			t.Errorf("address of an address:port indicator is an indicator: %+v", h)
+		}
+		if h := ix.LookupIP(nil, "", "198.51.100.8", 0); len(h) != 1 {
+			t.Errorf("address indicator lost: %+v", h)
+		}
+		at := uint32(time.Now().Unix())
+		if h := ix.LookupIPPort(nil, "", "198.51.100.8", 22, at); len(h) != 1 || h[0].Value != "198.51.100.8:22" {
+			t.Errorf("address:port of an address indicator: %+v", h)
+		}
+		if h := ix.LookupIPPort(nil, "", "198.51.100.7", 8443, at); len(h) != 1 {
+			t.Errorf("address:port: %+v", h)
+		}
+		if h := ix.LookupIPPort(nil, "", "198.51.100.9", 8443, at); len(h) != 0 {
+			t.Errorf("other address: %+v", h)
+		}
+	}
+}
+
+// A value repeated in related.* is looked up once: one hit, on the field
+// that named it first.
+func TestMatchRepeatedValueOnce(t *testing.T) {
+	b := NewIndexBuilder(1)
+	b.Add(IndexEntry{Type: TypeIP, Value: "203.0.113.4", Confidence: 70, AlertUntil: time.Now().Add(time.Hour)})
+	ix := b.Build()
+	ev := &event.Event{Time: time.Now()}
+	ev.Add("source.ip", event.String("203.0.113.4"))
+	ev.Add("related.ip", event.Array([]event.Value{event.String("203.0.113.4"), event.String("10.0.0.1")}))
+	hits := ix.Match(nil, ev)
+	if len(hits) != 1 || hits[0].Field != "source.ip" {
+		t.Errorf("hits %+v", hits)
+	}
+}

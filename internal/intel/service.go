@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wacht-soc/wacht/internal/bus"
 	"github.com/wacht-soc/wacht/internal/eventstore"
@@ -35,6 +36,16 @@ type Config struct {
 	SightingQueue int
 	// DefaultConfidence is given to indicators that carry none (0: 50).
 	DefaultConfidence int
+	// PatternWindow bounds how far apart in time the events of one match
+	// of a STIX pattern over several events may be, unless the pattern
+	// says WITHIN (0: 24 hours); PatternObservations bounds the events such
+	// a pattern keeps per tenant (0: 1,000).
+	PatternWindow       time.Duration
+	PatternObservations int
+	// ImportBatch is how many indicators an import writes per
+	// transaction (0: 100,000); larger imports write one batch while the
+	// next is read.
+	ImportBatch int
 }
 
 func (c Config) withDefaults() Config {
@@ -55,6 +66,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefaultConfidence <= 0 {
 		c.DefaultConfidence = 50
+	}
+	if c.ImportBatch <= 0 {
+		c.ImportBatch = 100_000
 	}
 	return c
 }
@@ -225,6 +239,7 @@ func (s *Service) Rebuild(ctx context.Context, tenant string) error {
 		return fmt.Errorf("count indicators of %s: %w", tenant, err)
 	}
 	b := NewIndexBuilder(int(n))
+	b.PatternWindow(s.cfg.PatternWindow, s.cfg.PatternObservations)
 	err = s.repo.eachForIndex(ctx, tenant, func(ind *Indicator) {
 		listed := ind.Warninglist != "" || wl.Check(ind.Type, ind.Value) != ""
 		b.Add(IndexEntry{Type: ind.Type, Value: ind.Value, Confidence: ind.Confidence, TLP: ind.TLP,
@@ -234,6 +249,9 @@ func (s *Service) Rebuild(ctx context.Context, tenant string) error {
 		return err
 	}
 	ix := b.Build()
+	if ti := s.state.Load().tenants[tenant]; ti != nil {
+		ix.keepWindows(ti.ix)
+	}
 	for {
 		old := s.state.Load()
 		next := &state{tenants: maps.Clone(old.tenants)}
@@ -272,12 +290,13 @@ type Import struct {
 	lists  bool
 	fresh  []Indicator // retro-match candidates
 	closed bool
+	// w writes full batches on its own goroutine while the reader fills
+	// the next one; it starts with the first full batch.
+	w *batchWriter
 	// DeferRebuild makes Close schedule the index rebuild (ScheduleRebuild)
 	// instead of doing it: for many imports in a row.
 	DeferRebuild bool
 }
-
-const importBatch = 100000
 
 // NewImport starts an import into tenant, recording source on every
 // indicator that names none.
@@ -320,6 +339,14 @@ func (im *Import) Add(ctx context.Context, ind Indicator) error {
 	}
 	ind.Type, ind.Value = t, v
 	ind.ID = ID(t, v)
+	// Text from feeds in other encodings: PostgreSQL takes only UTF-8.
+	ind.Description, ind.Source, ind.STIXID = validUTF8(ind.Description), validUTF8(ind.Source), validUTF8(ind.STIXID)
+	for i, tag := range ind.Tags {
+		if !utf8.ValidString(tag) {
+			ind.Tags = slices.Clone(ind.Tags)
+			ind.Tags[i] = validUTF8(tag)
+		}
+	}
 	ind.Tenant = im.tenant
 	if ind.Source == "" {
 		ind.Source = im.source
@@ -341,10 +368,17 @@ func (im *Import) Add(ctx context.Context, ind Indicator) error {
 	}
 	im.seen[ind.ID] = len(im.buf)
 	im.buf = append(im.buf, ind)
-	if len(im.buf) >= importBatch {
-		return im.flush(ctx)
+	if len(im.buf) >= im.s.cfg.ImportBatch {
+		return im.flush(ctx, false)
 	}
 	return nil
+}
+
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // mergeIndicator combines two sightings of one value within an import.
@@ -393,32 +427,111 @@ func (im *Import) AddWarninglist(ctx context.Context, wl *Warninglist) error {
 	return nil
 }
 
-func (im *Import) flush(ctx context.Context) error {
+// batchWriter stores batches handed to it in order, one at a time, so that
+// reading and normalizing the next batch overlaps with the database work.
+type batchWriter struct {
+	batches chan []Indicator
+	done    chan struct{}
+	stored  atomic.Int64
+	err     atomic.Pointer[error]
+}
+
+func (im *Import) startWriter(ctx context.Context) {
+	w := &batchWriter{batches: make(chan []Indicator), done: make(chan struct{})}
+	im.w = w
+	go func() {
+		defer close(w.done)
+		defer im.s.repo.resetCache(ctx)
+		for batch := range w.batches {
+			if w.err.Load() != nil {
+				continue // drain: the import fails at its next Add or Close
+			}
+			if err := im.s.repo.upsert(ctx, im.tenant, batch, im.s.now()); err != nil {
+				w.err.Store(&err)
+				continue
+			}
+			w.stored.Add(int64(len(batch)))
+		}
+	}()
+}
+
+// wait ends the writer after what was handed to it and returns its error.
+func (w *batchWriter) wait() error {
+	close(w.batches)
+	<-w.done
+	if p := w.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// flush hands the buffered batch to the writer (final: or writes it here
+// when the import is small enough to never have started one).
+func (im *Import) flush(ctx context.Context, final bool) error {
+	if im.w != nil {
+		if p := im.w.err.Load(); p != nil {
+			return *p
+		}
+	}
 	if len(im.buf) == 0 {
 		return nil
 	}
 	// In key order, inserts touch neighbouring B-tree pages.
 	slices.SortFunc(im.buf, func(a, b Indicator) int { return strings.Compare(a.ID, b.ID) })
-	if err := im.s.repo.upsert(ctx, im.tenant, im.buf, im.s.now()); err != nil {
-		return err
-	}
-	im.stats.Stored += len(im.buf)
 	if len(im.fresh) <= im.s.cfg.RetroMaxIndicators {
 		im.fresh = append(im.fresh, im.buf...)
 	}
-	im.buf = im.buf[:0]
 	clear(im.seen)
+	if final && im.w == nil {
+		err := im.s.repo.upsert(ctx, im.tenant, im.buf, im.s.now())
+		im.s.repo.resetCache(ctx)
+		if err != nil {
+			return err
+		}
+		im.stats.Stored += len(im.buf)
+		im.buf = im.buf[:0]
+		return nil
+	}
+	if im.w == nil {
+		im.startWriter(context.WithoutCancel(ctx))
+	}
+	batch := im.buf
+	im.buf = make([]Indicator, 0, len(batch))
+	select {
+	case im.w.batches <- batch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return nil
 }
 
-// Abort ends an import without writing what is buffered.
+// finish waits for the writer and counts what it stored.
+func (im *Import) finish() error {
+	if im.w == nil {
+		return nil
+	}
+	err := im.w.wait()
+	im.stats.Stored += int(im.w.stored.Load())
+	im.w = nil
+	return err
+}
+
+// Abort ends an import without writing what is buffered (batches already
+// handed to the writer are stored).
 func (im *Import) Abort() {
 	im.buf = nil
+	_ = im.finish()
 	im.done()
 }
 
 // Stats returns the counts so far.
-func (im *Import) Stats() ImportStats { return im.stats }
+func (im *Import) Stats() ImportStats {
+	st := im.stats
+	if im.w != nil {
+		st.Stored += int(im.w.stored.Load())
+	}
+	return st
+}
 
 // Close writes what is buffered, rebuilds the tenant's index, and
 // retro-matches the new indicators against recent events.
@@ -427,7 +540,11 @@ func (im *Import) Stats() ImportStats { return im.stats }
 // or Abort-ed, so that deferred rebuilds stop waiting for it.
 func (im *Import) Close(ctx context.Context) (ImportStats, error) {
 	defer im.done()
-	if err := im.flush(ctx); err != nil {
+	err := im.flush(ctx, true)
+	if ferr := im.finish(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return im.stats, err
 	}
 	if im.stats.Stored == 0 && !im.lists {
@@ -577,7 +694,7 @@ func (s *Service) Lookup(ctx context.Context, tenant, value string) (LookupResul
 			return res, err
 		}
 		res.Indicators = append(res.Indicators, ind)
-		if ind.Warninglist == "" && res.Warninglist == "" && AlertUntil(&ind, s.cfg.Decay[ind.Type]).After(now) &&
+		if ind.Warninglist == "" && res.Warninglist == "" && AlertUntil(&ind, s.cfg.Decay[ind.Type]).After(now) && !ind.ValidFrom.After(now) &&
 			(ti == nil || ti.wl.Check(ind.Type, ind.Value) == "") {
 			res.Alerting = true
 		}

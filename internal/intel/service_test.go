@@ -2,6 +2,7 @@ package intel_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -278,6 +279,164 @@ func TestRetroMatchAndDecay(t *testing.T) {
 		}
 		if res, _ := svc.Lookup(ctx, "a", "192.0.2.44"); len(res.Indicators) != 1 || res.Alerting {
 			t.Errorf("decayed indicator: %+v", res)
+		}
+	})
+}
+
+// TestImportInBatches writes an import larger than a batch through the
+// background writer: everything is stored once, re-imports update, and a
+// failing write fails the import.
+func TestImportInBatches(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := storetest.Context(t)
+		svc := intel.New(intel.Deps{DB: db, Now: func() time.Time { return now }, Log: storetest.Logger(t)}, intel.Config{ImportBatch: 100, RetroDays: -1})
+		var inds []intel.Indicator
+		for i := range 1050 {
+			inds = append(inds, intel.Indicator{Type: intel.TypeDomain, Value: fmt.Sprintf("host%d.batch.example", i), Confidence: 60, Tags: []string{"list:batch"}})
+		}
+		st := importAll(t, svc, "a", inds...)
+		if st.Read != 1050 || st.Stored != 1050 {
+			t.Fatalf("import stats %+v", st)
+		}
+		if n := svc.Index("a").Len(); n != 1050 {
+			t.Fatalf("index holds %d, want 1050", n)
+		}
+		ind, err := svc.Get(ctx, "a", intel.ID(intel.TypeDomain, "host1049.batch.example"))
+		if err != nil || ind.Confidence != 60 || len(ind.Tags) != 1 || ind.Tags[0] != "list:batch" || ind.FirstSeen.IsZero() {
+			t.Fatalf("stored %+v, %v", ind, err)
+		}
+		for i := range inds {
+			inds[i].Confidence = 70
+		}
+		if st := importAll(t, svc, "a", inds...); st.Stored != 1050 {
+			t.Fatalf("re-import stats %+v", st)
+		}
+		list, err := svc.List(ctx, "a", intel.ListFilter{Limit: 10000})
+		if err != nil || len(list) != 1050 || list[0].Confidence != 70 {
+			t.Fatalf("after re-import: %d indicators, %v", len(list), err)
+		}
+
+		// A write that fails (the table is gone) fails Close, whichever
+		// batch it hits.
+		im := svc.NewImport("a", "broken")
+		if _, err := db.Exec(ctx, "DROP TABLE intel_indicators"); err != nil {
+			t.Fatal(err)
+		}
+		var addErr error
+		for i := range 350 {
+			if err := im.Add(ctx, intel.Indicator{Type: intel.TypeIP, Value: fmt.Sprintf("198.51.100.%d", i%250), Confidence: 50}); err != nil {
+				addErr = err
+			}
+		}
+		if _, err := im.Close(ctx); err == nil && addErr == nil {
+			t.Fatal("import into a dropped table succeeded")
+		}
+	})
+}
+
+// TestPatternOverSeveralEvents imports a STIX pattern that relates two
+// events and sees it sighted when the second arrives, within its window.
+func TestPatternOverSeveralEvents(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		b := bus.New(func() time.Time { return now })
+		sub := b.Subscribe(intel.EventSighted, 100)
+		svc := newService(t, db, b)
+		const pattern = "([file:hashes.MD5 = '79054025255fb1a26e4bc422aef54eb4'] FOLLOWEDBY [domain-name:value = 'c2.example']) WITHIN 300 SECONDS"
+		importAll(t, svc, "a", intel.Indicator{Type: intel.TypePattern, Value: pattern, Confidence: 85, TLP: intel.TLPGreen})
+		at := func(id string, d time.Duration, fields ...string) *event.Event {
+			e := eventWith("a", id, fields...)
+			e.Time = now.Add(-time.Hour + d)
+			return e
+		}
+		svc.OnEvents([]*event.Event{
+			at("e1", 0, "dns.question.name", "c2.example"),                                   // before the file: no
+			at("e2", time.Minute, "file.hash.md5", "79054025255FB1A26E4BC422AEF54EB4"),       // A
+			at("e3", 10*time.Minute, "dns.question.name", "c2.example"),                      // 9 min later: too late
+			at("e4", 11*time.Minute, "process.hash.md5", "79054025255fb1a26e4bc422aef54eb4"), // A again
+		})
+		// An unrelated import rebuilds the index: the half match survives.
+		importAll(t, svc, "a", intel.Indicator{Type: intel.TypeIP, Value: "192.0.2.77"})
+		svc.OnEvents([]*event.Event{at("e5", 12*time.Minute, "dns.question.name", "www.c2.example", "url.domain", "c2.example")})
+		select {
+		case e := <-sub.C():
+			s := e.Data.(*intel.Sighted)
+			if s.Indicator.Type != intel.TypePattern || s.Indicator.Confidence != 85 || s.Indicator.TLP != intel.TLPGreen ||
+				s.Sighting.EventID != "e5" || s.Sighting.Field != intel.PatternObservationsField || s.Sighting.Observed != "e4 e5" {
+				t.Errorf("sighting %+v of %+v", s.Sighting, s.Indicator)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("pattern not sighted")
+		}
+		select {
+		case e := <-sub.C():
+			t.Errorf("unexpected sighting %+v", e.Data.(*intel.Sighted).Sighting)
+		case <-time.After(700 * time.Millisecond):
+		}
+	})
+}
+
+// TestNotYetValid: an indicator whose valid_from is after the event does
+// not alert, and lookup says so.
+func TestNotYetValid(t *testing.T) {
+	db := storetest.Open(t, store.Config{Driver: "sqlite", DSN: t.TempDir() + "/state.db"})
+	b := bus.New(func() time.Time { return now })
+	sub := b.Subscribe(intel.EventSighted, 10)
+	svc := newService(t, db, b)
+	importAll(t, svc, "a",
+		intel.Indicator{Type: intel.TypeIP, Value: "198.51.100.20", Confidence: 90, ValidFrom: now.Add(time.Hour)},
+		intel.Indicator{Type: intel.TypeIP, Value: "198.51.100.21", Confidence: 90, ValidFrom: now.Add(-time.Hour)})
+	res, err := svc.Lookup(storetest.Context(t), "a", "198.51.100.20")
+	if err != nil || len(res.Indicators) != 1 || res.Alerting {
+		t.Errorf("lookup of a future indicator: %+v %v", res, err)
+	}
+	svc.OnEvents([]*event.Event{eventWith("a", "e1", "source.ip", "198.51.100.20", "destination.ip", "198.51.100.21")})
+	select {
+	case e := <-sub.C():
+		if s := e.Data.(*intel.Sighted); s.Indicator.Value != "198.51.100.21" {
+			t.Errorf("sighted %s", s.Indicator.Value)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("valid indicator not sighted")
+	}
+	select {
+	case e := <-sub.C():
+		t.Errorf("sighted before valid_from: %+v", e.Data.(*intel.Sighted).Indicator)
+	case <-time.After(700 * time.Millisecond):
+	}
+}
+
+// TestImportRoundTrip stores values with every kind of character and
+// reads them back byte for byte (SQLite's bulk path carries them in JSON).
+func TestImportRoundTrip(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := storetest.Context(t)
+		svc := newService(t, db, nil)
+		desc := "a \"quoted\" C:\\path\nnew line\ttab \x01\x1f\x7f ünïcödé 🦀 \u2028 end"
+		vf, vu := now.Add(-time.Hour), now.Add(30*24*time.Hour)
+		in := []intel.Indicator{
+			{Type: intel.TypeDomain, Value: "bücher.example", Confidence: 77, TLP: intel.TLPAmberStrict, PAP: intel.PAPRed,
+				ValidFrom: vf, ValidUntil: vu, Source: `feed "x"`, Tags: []string{`tag "1"`, `back\slash`}, Attack: []string{"T1566.001"},
+				STIXID: "indicator--0b2c8a54-1b5e-4b4a-9f0c-000000000001", Description: desc},
+			{Type: intel.TypeDomain, Value: "bad.example", Confidence: 10, Description: "not UTF-8: \xff\xfe end"},
+			{Type: intel.TypeURL, Value: "http://evil.example/a?b=\"c\"&d=\\e", Confidence: 60},
+		}
+		// Separately: text that is not UTF-8 is made UTF-8.
+		importAll(t, svc, "a", in[0], in[2])
+		importAll(t, svc, "a", in[1])
+		got, err := svc.Get(ctx, "a", intel.ID(intel.TypeDomain, "bücher.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Description != desc || got.Source != `feed "x"` || len(got.Tags) != 2 || got.Tags[0] != `tag "1"` || got.Tags[1] != `back\slash` ||
+			got.Attack[0] != "T1566.001" || got.STIXID != in[0].STIXID || got.Confidence != 77 || got.TLP != intel.TLPAmberStrict ||
+			got.PAP != intel.PAPRed || !got.ValidFrom.Equal(vf) || !got.ValidUntil.Equal(vu) || !got.FirstSeen.Equal(now) {
+			t.Errorf("read back %+v", got)
+		}
+		if got, err := svc.Get(ctx, "a", intel.ID(intel.TypeDomain, "bad.example")); err != nil || got.Description != "not UTF-8: \uFFFD end" || !got.ValidFrom.IsZero() {
+			t.Errorf("non-UTF-8 description: %q %v", got.Description, err)
+		}
+		if got, err := svc.Get(ctx, "a", intel.ID(intel.TypeURL, `evil.example/a?b="c"&d=\e`)); err != nil || got.Confidence != 60 {
+			t.Errorf("url: %+v %v", got, err)
 		}
 	})
 }

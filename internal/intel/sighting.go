@@ -43,19 +43,24 @@ func (s *Service) OnEvents(events []*event.Event) {
 		return
 	}
 	var scratch [8]Hit
-	var checked uint64
+	var checked, suppressed uint64
 	for _, ev := range events {
 		ti := st.tenants[ev.Tenant]
 		if ti == nil {
 			continue
 		}
 		checked++
-		hits := ti.ix.Match(scratch[:0], ev)
+		hits, n := ti.ix.MatchAlerting(scratch[:0], ev)
+		suppressed += uint64(n)
 		for _, h := range hits {
 			s.queue(pending{tenant: ev.Tenant, hit: h, ev: ev})
 		}
 	}
 	s.stats.events.Add(checked)
+	if suppressed > 0 {
+		s.stats.matched.Add(suppressed)
+		s.stats.suppressed.Add(suppressed)
+	}
 }
 
 func (s *Service) queue(p pending) {
@@ -144,7 +149,9 @@ func (s *Service) process(ctx context.Context, batch []pending, cache map[string
 			s.stats.collisions.Add(1)
 			continue
 		}
-		if ind.Warninglist != "" {
+		// Not yet valid at the event's time (valid_from is not in the
+		// index: it is rare and checked here).
+		if ind.Warninglist != "" || (!p.ev.Time.IsZero() && ind.ValidFrom.After(p.ev.Time)) {
 			s.stats.suppressed.Add(1)
 			continue
 		}
@@ -214,6 +221,7 @@ func (s *Service) RetroMatch(ctx context.Context, tenant string, inds []Indicato
 	}
 	ti := s.state.Load().tenants[tenant]
 	b := NewIndexBuilder(len(inds))
+	b.PatternWindow(s.cfg.PatternWindow, s.cfg.PatternObservations)
 	for i := range inds {
 		ind := &inds[i]
 		listed := ind.Warninglist != "" || (ti != nil && ti.wl.Check(ind.Type, ind.Value) != "")
@@ -227,7 +235,13 @@ func (s *Service) RetroMatch(ctx context.Context, tenant string, inds []Indicato
 	err := s.events.Query(ctx, eventstore.Query{Tenant: tenant, LogsQL: "*", Start: now.Add(-time.Duration(s.cfg.RetroDays) * 24 * time.Hour), End: now, Limit: s.cfg.RetroMaxEvents},
 		func(row eventstore.Row) error {
 			ev := rowEvent(tenant, row)
-			hits = ix.Match(hits[:0], ev)
+			var suppressed int
+			hits, suppressed = ix.MatchAlerting(hits[:0], ev)
+			if suppressed > 0 {
+				found += suppressed
+				s.stats.matched.Add(uint64(suppressed))
+				s.stats.suppressed.Add(uint64(suppressed))
+			}
 			for _, h := range hits {
 				found++
 				s.queue(pending{tenant: tenant, hit: h, ev: ev, retro: true})

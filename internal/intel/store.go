@@ -69,50 +69,113 @@ func (r repo) upsert(ctx context.Context, tenant string, inds []Indicator, now t
 	return r.db.Tx(ctx, func(tx *store.Tx) error {
 		if tx.Dialect() == store.SQLite {
 			// Inserts by random ids touch pages all over the table: a
-			// 128 MiB page cache for the batch saves re-reading them. The
-			// writer connection is shared, so the default (2 MiB) comes back
-			// after the batch.
+			// 128 MiB page cache saves re-reading them. It stays for the
+			// batches of one import; the writer connection is shared, so
+			// the import ends with resetCache.
 			if _, err := tx.Exec(ctx, "PRAGMA cache_size = -131072"); err != nil {
 				return fmt.Errorf("size sqlite cache: %w", err)
 			}
-			defer func() { _, _ = tx.Exec(ctx, "PRAGMA cache_size = -2000") }()
 		}
-		for start := 0; start < len(inds); start += rowsPerInsert {
-			chunk := inds[start:min(start+rowsPerInsert, len(inds))]
-			var b strings.Builder
-			b.WriteString("INSERT INTO intel_indicators (" + strings.Join(indicatorCols, ", ") + ") VALUES ")
-			row := "(" + store.Placeholders(len(indicatorCols)) + ")"
-			args := make([]any, 0, len(chunk)*len(indicatorCols))
-			for i := range chunk {
-				ind := &chunk[i]
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString(row)
-				first, last := ind.FirstSeen, ind.LastSeen
-				if first.IsZero() {
-					first = now
-				}
-				if last.IsZero() {
-					last = now
-				}
-				args = append(args, tenant, ind.ID, ind.Type.String(), ind.Value, ind.Confidence, ind.TLP.String(), ind.PAP.String(),
-					store.TimeOf(ind.ValidFrom), store.TimeOf(ind.ValidUntil), ind.Source, store.TimeOf(first), store.TimeOf(last),
-					jsonList(ind.Tags), jsonList(ind.Attack), ind.STIXID, ind.Description, ind.Warninglist, store.TimeOf(now))
-			}
-			b.WriteString(" ON CONFLICT (tenant, id) DO UPDATE SET ")
-			for i, c := range indicatorUpdateCols {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "%s = excluded.%s", c, c)
-			}
-			if _, err := tx.Exec(ctx, b.String(), args...); err != nil {
-				return fmt.Errorf("store %d indicators: %w", len(chunk), err)
-			}
-		}
-		return nil
+		return upsertValues(ctx, tx, tenant, inds, now)
 	})
+}
+
+// upsertValues writes indicators with multi-row VALUES statements.
+func upsertValues(ctx context.Context, tx *store.Tx, tenant string, inds []Indicator, now time.Time) error {
+	// Every full chunk has the same statement text; it is built once.
+	// Times are formatted once per batch where they are the batch's
+	// time, and the JSON of a tag list shared by many rows (a feed's
+	// label) is encoded once.
+	nowText := store.FormatTime(now)
+	timeArg := func(t time.Time) any {
+		if t.IsZero() || t.Equal(now) {
+			if t.IsZero() {
+				return nil
+			}
+			return nowText
+		}
+		return store.FormatTime(t)
+	}
+	var tagsJSON, attackJSON listEncoder
+	var fullStmt string
+	args := make([]any, 0, min(len(inds), rowsPerInsert)*len(indicatorCols))
+	for start := 0; start < len(inds); start += rowsPerInsert {
+		chunk := inds[start:min(start+rowsPerInsert, len(inds))]
+		var stmt string
+		if len(chunk) == rowsPerInsert && fullStmt != "" {
+			stmt = fullStmt
+		} else {
+			stmt = upsertStatement(len(chunk))
+			if len(chunk) == rowsPerInsert {
+				fullStmt = stmt
+			}
+		}
+		args = args[:0]
+		for i := range chunk {
+			ind := &chunk[i]
+			first, last := nowText, nowText
+			if !ind.FirstSeen.IsZero() {
+				first = timeArg(ind.FirstSeen).(string)
+			}
+			if !ind.LastSeen.IsZero() {
+				last = timeArg(ind.LastSeen).(string)
+			}
+			args = append(args, tenant, ind.ID, ind.Type.String(), ind.Value, ind.Confidence, ind.TLP.String(), ind.PAP.String(),
+				timeArg(ind.ValidFrom), timeArg(ind.ValidUntil), ind.Source, first, last,
+				tagsJSON.encode(ind.Tags), attackJSON.encode(ind.Attack), ind.STIXID, ind.Description, ind.Warninglist, nowText)
+		}
+		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("store %d indicators: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+// resetCache gives the SQLite writer its default page cache back.
+func (r repo) resetCache(ctx context.Context) {
+	if r.db.Dialect() == store.SQLite {
+		_, _ = r.db.Exec(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", store.SQLiteWriterCacheKiB))
+	}
+}
+
+// upsertStatement is the multi-row upsert of rows indicators.
+func upsertStatement(rows int) string {
+	var b strings.Builder
+	row := "(" + store.Placeholders(len(indicatorCols)) + ")"
+	b.Grow(100 + rows*(len(row)+2) + len(indicatorUpdateCols)*40)
+	b.WriteString("INSERT INTO intel_indicators (" + strings.Join(indicatorCols, ", ") + ") VALUES ")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(" ON CONFLICT (tenant, id) DO UPDATE SET ")
+	for i, c := range indicatorUpdateCols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = excluded.%s", c, c)
+	}
+	return b.String()
+}
+
+// listEncoder remembers the JSON of the last list it encoded: rows of one
+// feed file share their tag slice.
+type listEncoder struct {
+	last []string
+	text string
+}
+
+func (e *listEncoder) encode(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	if len(e.last) == len(ss) && &e.last[0] == &ss[0] {
+		return e.text
+	}
+	e.last, e.text = ss, jsonList(ss)
+	return e.text
 }
 
 func scanIndicator(sc interface{ Scan(...any) error }) (Indicator, error) {
@@ -217,9 +280,12 @@ func (r repo) each(ctx context.Context, tenant string, fn func(*Indicator) error
 	return rows.Err()
 }
 
-// eachForIndex streams only what the match index needs.
+// eachForIndex streams only what the match index needs. AlertUntil counts
+// decay from last_seen, which is never empty (an import sets it), so
+// valid_from and first_seen are not read: a rebuild of a million
+// indicators parses two million timestamps fewer.
 func (r repo) eachForIndex(ctx context.Context, tenant string, fn func(*Indicator)) error {
-	rows, err := r.db.Query(ctx, `SELECT type, value, confidence, tlp, valid_from, valid_until, first_seen, last_seen, warninglist
+	rows, err := r.db.Query(ctx, `SELECT type, value, confidence, tlp, valid_until, last_seen, warninglist
 		FROM intel_indicators WHERE tenant = ?`, tenant)
 	if err != nil {
 		return fmt.Errorf("read indicators of %s: %w", tenant, err)
@@ -227,14 +293,14 @@ func (r repo) eachForIndex(ctx context.Context, tenant string, fn func(*Indicato
 	defer rows.Close()
 	var ind Indicator
 	var typ, tlp string
-	var vf, vu, fs, ls store.Timestamp
+	var vu, ls store.Timestamp
 	for rows.Next() {
-		if err := rows.Scan(&typ, &ind.Value, &ind.Confidence, &tlp, &vf, &vu, &fs, &ls, &ind.Warninglist); err != nil {
+		if err := rows.Scan(&typ, &ind.Value, &ind.Confidence, &tlp, &vu, &ls, &ind.Warninglist); err != nil {
 			return fmt.Errorf("read indicators of %s: %w", tenant, err)
 		}
 		ind.Type, _ = ParseType(typ)
 		ind.TLP, _ = ParseTLP(tlp)
-		ind.ValidFrom, ind.ValidUntil, ind.FirstSeen, ind.LastSeen = vf.Time, vu.Time, fs.Time, ls.Time
+		ind.ValidUntil, ind.LastSeen = vu.Time, ls.Time
 		fn(&ind)
 	}
 	return rows.Err()

@@ -170,6 +170,49 @@ type Deps struct {
 	// AllowLoopback is set.
 	AllowHosts    []string
 	AllowLoopback bool
+	// Commands are the programs the exec action may run, by name; none
+	// (the default) turns exec off.
+	Commands map[string]Command
+}
+
+// Command is a program the exec action may run: no shell, a fixed path,
+// fixed leading arguments, only the listed environment, a time bound.
+type Command struct {
+	Path string
+	// Args come before the step's arguments.
+	Args []string
+	// Env is the whole environment ("NAME=value"); nothing is inherited.
+	Env []string
+	// Dir is the working directory (default: the system's temporary one).
+	Dir string
+	// Timeout bounds a run (default and upper bound of the step's
+	// timeout: 1 minute).
+	Timeout time.Duration
+}
+
+// CaseLinker is an optional Cases capability: case.link records that two
+// incidents are related, on both.
+type CaseLinker interface {
+	Link(ctx context.Context, tenant, incidentID, otherID, reason, actor string) error
+}
+
+// NewIndicator is an indicator a playbook adds (intel.add_indicator).
+type NewIndicator struct {
+	Type        string   `json:"type"`
+	Value       string   `json:"value"`
+	Confidence  int      `json:"confidence,omitempty"`
+	TLP         string   `json:"tlp,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	Description string   `json:"description,omitempty"`
+	// ValidFor ends the indicator's validity after this long (0: open).
+	ValidFor Duration `json:"valid_for,omitempty"`
+}
+
+// IndicatorAdder is an optional Intel capability: intel.add_indicator.
+type IndicatorAdder interface {
+	// AddIndicator stores (or refreshes) an indicator; the result is its
+	// stored form as a JSON-like value.
+	AddIndicator(ctx context.Context, tenant string, ind NewIndicator, actor string) (any, error)
 }
 
 // Cases is the incident response domain as playbooks use it.

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -107,9 +106,24 @@ func TestCrashResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	// SQLite always; PostgreSQL when WACHT_TEST_POSTGRES_DSN is set.
+	for _, be := range storetest.Backends(t) {
+		t.Run(be.Name, func(t *testing.T) { crashResume(t, be.Config(t), crashPlaybook, false) })
+		// A for_each step killed in its second iteration: the first is
+		// not sent again, the second is sent again with its key.
+		t.Run(be.Name+"/for_each", func(t *testing.T) { crashResume(t, be.Config(t), crashForEach, true) })
+	}
+}
+
+const crashForEach = `name: crash
+on: { manual: {} }
+inputs: { url: { type: string } }
+steps:
+  - { id: each, uses: http.request, for_each: '["pre", "slow", "post"]', with: { method: POST, url: "${{ inputs.url }}/${{ item }}" }, timeout: 30s }
+`
+
+func crashResume(t *testing.T, cfg store.Config, playbook string, forEach bool) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cfg := store.Config{Driver: "sqlite", DSN: filepath.Join(dir, "state.db")}
 
 	var mu sync.Mutex
 	seen := map[string][]string{} // path → idempotency keys
@@ -140,7 +154,7 @@ func TestCrashResume(t *testing.T) {
 	}
 	defer db.Close()
 	svc := soar.New(db, soar.Options{})
-	if _, err := svc.Apply(ctx, "a", []byte(crashPlaybook), "eng"); err != nil {
+	if _, err := svc.Apply(ctx, "a", []byte(playbook), "eng"); err != nil {
 		t.Fatal(err)
 	}
 	run, err := svc.StartRun(ctx, "a", soar.StartRequest{Playbook: "crash", Inputs: map[string]any{"url": ts.URL}})
@@ -149,7 +163,7 @@ func TestCrashResume(t *testing.T) {
 	}
 	child := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
-		cmd.Env = append(os.Environ(), "SOAR_CRASH_CHILD=1", "SOAR_CRASH_DB="+cfg.DSN, "SOAR_CRASH_RUN="+run.ID)
+		cmd.Env = append(os.Environ(), "SOAR_CRASH_CHILD=1", "SOAR_CRASH_DRIVER="+cfg.Driver, "SOAR_CRASH_DB="+cfg.DSN, "SOAR_CRASH_RUN="+run.ID)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -168,7 +182,11 @@ func TestCrashResume(t *testing.T) {
 	}
 	_ = first.Wait()
 	r, err := svc.GetRun(ctx, "a", run.ID)
-	if err != nil || r.Status != soar.RunRunning || stepOf(r, "pre").Status != soar.StepSucceeded || stepOf(r, "slow").Status != soar.StepRunning {
+	if forEach {
+		if err != nil || r.Status != soar.RunRunning || stepOf(r, "each").Status != soar.StepRunning {
+			t.Fatalf("after kill: %+v %v", r, err)
+		}
+	} else if err != nil || r.Status != soar.RunRunning || stepOf(r, "pre").Status != soar.StepSucceeded || stepOf(r, "slow").Status != soar.StepRunning {
 		t.Fatalf("after kill: %+v %v", r, err)
 	}
 
@@ -195,6 +213,13 @@ func TestCrashResume(t *testing.T) {
 		"/slow": {run.ID + "/slow/1", run.ID + "/slow/1"}, // redelivered, same key
 		"/post": {run.ID + "/post/1"},
 	}
+	if forEach {
+		want = map[string][]string{
+			"/pre":  {run.ID + "/each[0]/1"},
+			"/slow": {run.ID + "/each[1]/1", run.ID + "/each[1]/1"},
+			"/post": {run.ID + "/each[2]/1"},
+		}
+	}
 	if fmt.Sprint(seen) != fmt.Sprint(want) {
 		t.Fatalf("target saw %v, want %v", seen, want)
 	}
@@ -206,7 +231,7 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("child process of TestCrashResume")
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{Driver: "sqlite", DSN: os.Getenv("SOAR_CRASH_DB")}, nil)
+	db, err := store.Open(ctx, store.Config{Driver: os.Getenv("SOAR_CRASH_DRIVER"), DSN: os.Getenv("SOAR_CRASH_DB")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

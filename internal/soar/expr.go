@@ -15,7 +15,9 @@ import (
 
 // Variables visible to CEL in playbooks: the triggering alert, incident or
 // event, the outputs of earlier steps, secrets, manual inputs and the run.
-var exprVars = []string{"alert", "incident", "event", "steps", "secrets", "inputs", "run"}
+// A for_each step's `with` also sees `item` and `index`; a scheduled
+// run sees `schedule` (cron, time).
+var exprVars = []string{"alert", "incident", "event", "steps", "secrets", "inputs", "run", "schedule", "item", "index"}
 
 var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 	opts := make([]cel.EnvOption, 0, len(exprVars))

@@ -35,17 +35,31 @@ type Playbook struct {
 	// Timeout bounds the whole run (default DefaultRunTimeout).
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	Steps   []Step   `yaml:"steps" json:"steps"`
+
+	// handlers are the steps some on_error names (set by Validate).
+	handlers map[string]bool
 }
 
 // Trigger is one `on:` entry. The key is a domain event type
-// (alert.created, incident.updated, sla.breached…) or "manual".
+// (alert.created, incident.updated, sla.breached…), "manual" or
+// "schedule".
 type Trigger struct {
 	// If is a CEL condition over the event (alert, incident, event).
 	If string `yaml:"if,omitempty" json:"if,omitempty"`
+	// Cron is the schedule of the "schedule" trigger: five fields
+	// (minute hour day-of-month month day-of-week) or a descriptor
+	// (@hourly, @daily, @every 10m), optionally prefixed by
+	// CRON_TZ=Area/City (default UTC).
+	Cron string `yaml:"cron,omitempty" json:"cron,omitempty"`
 }
 
-// TriggerManual is the `on:` key of playbooks started by hand or from a case.
-const TriggerManual = "manual"
+// Trigger keys that are not domain events.
+const (
+	// TriggerManual starts playbooks by hand or from a case.
+	TriggerManual = "manual"
+	// TriggerSchedule starts playbooks on a cron schedule.
+	TriggerSchedule = "schedule"
+)
 
 // InputType is the type of a manual run's input.
 type InputType string
@@ -81,12 +95,29 @@ type Step struct {
 	Retry *Retry `yaml:"retry,omitempty" json:"retry,omitempty"`
 	// Timeout bounds one attempt (default DefaultStepTimeout).
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	// OnError is "fail" (default: the run fails) or "continue" (the run
-	// goes on; steps needing this one still run).
+	// OnError is "fail" (default: the run fails), "continue" (the run
+	// goes on; steps needing this one still run) or the id of a handler
+	// step: it runs (steps.<id>.error says why), steps needing the failed
+	// one are skipped, and the run ends failed once the handler is done.
+	// A handler step runs only when a step naming it fails.
 	OnError OnError `yaml:"on_error,omitempty" json:"on_error,omitempty"`
+	// ForEach is a CEL expression giving a list: the action runs once per
+	// element, `item` and `index` being the element and its position in
+	// `with`. The step's output is {results: [{index, item, status,
+	// output, error}], succeeded, failed}.
+	ForEach string `yaml:"for_each,omitempty" json:"for_each,omitempty"`
+	// Concurrency bounds the iterations of for_each run at once (default
+	// 1: one after the other).
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 
 	line int
 }
+
+// MaxForEachItems bounds the list of a for_each step.
+const MaxForEachItems = 10000
+
+// maxConcurrency bounds a for_each step's concurrency.
+const maxConcurrency = 64
 
 // OnError says what a step's final failure does to the run.
 type OnError string
@@ -259,8 +290,18 @@ func (pb *Playbook) Validate() error {
 		add("on: at least one trigger (an event type such as alert.created, or manual)")
 	}
 	for typ, tr := range pb.On {
-		if typ != TriggerManual && !triggerPattern.MatchString(typ) {
-			add("on.%s: not an event type (want a dotted name like alert.created, or manual)", typ)
+		switch {
+		case typ == TriggerSchedule:
+			if tr.Cron == "" {
+				add("on.schedule.cron: missing (e.g. \"0 8 * * 1-5\")")
+			} else if _, err := ParseCron(tr.Cron); err != nil {
+				add("on.schedule.cron: %v", err)
+			}
+		case tr.Cron != "":
+			add("on.%s.cron: only the schedule trigger has a cron", typ)
+		}
+		if typ != TriggerManual && typ != TriggerSchedule && !triggerPattern.MatchString(typ) {
+			add("on.%s: not an event type (want a dotted name like alert.created, manual or schedule)", typ)
 		}
 		if tr.If != "" {
 			if _, err := compileCondition(tr.If); err != nil {
@@ -274,11 +315,22 @@ func (pb *Playbook) Validate() error {
 		default:
 			add("inputs.%s.type: %q is not string, number, boolean or object", name, in.Type)
 		}
+		if _, sched := pb.On[TriggerSchedule]; sched && in.Required && in.Default == nil {
+			add("inputs.%s: a scheduled playbook's required inputs need a default", name)
+		}
 	}
 	if len(pb.Steps) == 0 {
 		add("steps: at least one step")
 	}
 	seen := map[string]int{}
+	pb.handlers = map[string]bool{}
+	for i := range pb.Steps {
+		switch oe := pb.Steps[i].OnError; oe {
+		case "", OnErrorFail, OnErrorContinue:
+		default:
+			pb.handlers[string(oe)] = true
+		}
+	}
 	for i := range pb.Steps {
 		st := &pb.Steps[i]
 		where := fmt.Sprintf("steps[%d]", i)
@@ -316,7 +368,30 @@ func (pb *Playbook) Validate() error {
 		switch st.OnError {
 		case "", OnErrorFail, OnErrorContinue:
 		default:
-			add("%s.on_error: %q is not fail or continue", where, st.OnError)
+			h := pb.StepIndex(string(st.OnError))
+			switch {
+			case h < 0:
+				add("%s.on_error: %q is not fail, continue or the id of a step", where, st.OnError)
+			case h == i:
+				add("%s.on_error: a step cannot handle its own failure", where)
+			case pb.Steps[h].Needs != nil && len(*pb.Steps[h].Needs) > 0:
+				add("%s.on_error: handler step %q must not have needs (it runs when this step fails)", where, st.OnError)
+			}
+		}
+		if st.ForEach != "" {
+			if _, err := compileExpr(st.ForEach); err != nil {
+				add("%s.for_each: %v", where, err)
+			}
+			if ok {
+				if _, pause := info.New().(Pauser); pause {
+					add("%s.for_each: %s cannot run per item", where, st.Uses)
+				}
+			}
+		}
+		if st.Concurrency < 0 || st.Concurrency > maxConcurrency {
+			add("%s.concurrency: %d is not between 1 and %d", where, st.Concurrency, maxConcurrency)
+		} else if st.Concurrency > 0 && st.ForEach == "" {
+			add("%s.concurrency: only a for_each step has a concurrency", where)
 		}
 		if r := st.Retry; r != nil {
 			if r.Attempts < 1 || r.Attempts > 100 {
@@ -330,7 +405,7 @@ func (pb *Playbook) Validate() error {
 		}
 	}
 	for i := range pb.Steps {
-		for _, n := range pb.Steps[i].needsOf(pb.Steps, i) {
+		for _, n := range pb.Needs(i) {
 			if _, ok := seen[n]; !ok {
 				add("steps[%d] (%s).needs: no step %q", i, pb.Steps[i].ID, n)
 			} else if n == pb.Steps[i].ID {
@@ -350,19 +425,28 @@ func (pb *Playbook) Validate() error {
 	return nil
 }
 
-// needsOf is the step's dependencies: its needs, or the step above.
-func (st *Step) needsOf(all []Step, i int) []string {
+// needsOf is the step's dependencies: its needs, or the nearest step above
+// that is not an error handler (a handler has none unless it says so).
+func (st *Step) needsOf(all []Step, i int, handlers map[string]bool) []string {
 	if st.Needs != nil {
 		return *st.Needs
 	}
-	if i == 0 {
+	if handlers[st.ID] {
 		return nil
 	}
-	return []string{all[i-1].ID}
+	for j := i - 1; j >= 0; j-- {
+		if !handlers[all[j].ID] {
+			return []string{all[j].ID}
+		}
+	}
+	return nil
 }
 
 // Needs returns the dependencies of step i.
-func (pb *Playbook) Needs(i int) []string { return pb.Steps[i].needsOf(pb.Steps, i) }
+func (pb *Playbook) Needs(i int) []string { return pb.Steps[i].needsOf(pb.Steps, i, pb.handlers) }
+
+// IsHandler reports whether the step is some step's on_error handler.
+func (pb *Playbook) IsHandler(id string) bool { return pb.handlers[id] }
 
 // StepIndex finds a step by id (-1 if absent).
 func (pb *Playbook) StepIndex(id string) int {

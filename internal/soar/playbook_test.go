@@ -1,6 +1,8 @@
 package soar_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -56,4 +58,26 @@ func TestParseErrors(t *testing.T) {
 	f("bad duration", head+"  - id: a\n    uses: wait\n    with: { duration: 1m }\n    timeout: soon\n", "soon")
 	f("bad name", "name: X Y\non: { manual: {} }\nsteps:\n  - id: a\n    uses: wait\n    with: { duration: 1m }\n", "name:")
 	f("empty", "", "empty")
+}
+
+// FuzzParse: no input makes the playbook parser panic, and what it
+// accepts validates again.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/playbooks/*.yaml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(string(b))
+		}
+	}
+	f.Add("name: x\non: { schedule: { cron: \"*/5 * * * *\" } }\nsteps:\n  - { id: a, uses: wait, with: { duration: 1m }, on_error: b }\n  - { id: b, uses: wait, with: { duration: 1m } }\n")
+	f.Add("name: x\non: { manual: {} }\nsteps:\n  - { id: a, uses: http.request, for_each: '[1,2]', concurrency: 2, with: { url: \"${{ item }}\" } }\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		pb, err := soar.Parse([]byte(src))
+		if err != nil {
+			return
+		}
+		if err := pb.Validate(); err != nil {
+			t.Fatalf("accepted, then invalid: %v", err)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wacht-soc/wacht/internal/bus"
@@ -12,32 +13,58 @@ import (
 )
 
 // loop claims due steps and executes them on up to Workers goroutines.
+// Runs started on this node hand their first step over directly (already
+// leased, see startRun), so most runs need no claim.
 func (s *Service) loop(ctx context.Context) {
 	sem := make(chan struct{}, s.opts.Workers)
+	freed := make(chan struct{}, s.opts.Workers)
 	poll := time.NewTicker(s.opts.Poll)
 	defer poll.Stop()
+	start := func(ref stepRef) {
+		sem <- struct{}{}
+		s.active.Add(1)
+		go func() {
+			defer func() { <-sem; s.active.Done(); freed <- struct{}{} }()
+			s.execute(ctx, ref)
+		}()
+	}
+	batch := max(1, s.opts.Workers/4)
+	claimNow, backlog := true, false
 	for {
-		if free := cap(sem) - len(sem); free > 0 {
-			ids, err := s.claim(ctx, free)
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("playbook_claim_failed", "err", err)
-			}
-			for _, id := range ids {
-				sem <- struct{}{}
-				s.active.Add(1)
-				go func() {
-					defer func() { <-sem; s.active.Done(); s.poke() }()
-					s.execute(ctx, id)
-				}()
+		if claimNow {
+			free := cap(sem) - len(sem)
+			backlog = free == 0
+			if free > 0 {
+				ids, err := s.claim(ctx, free)
+				if err != nil && ctx.Err() == nil {
+					s.log.Error("playbook_claim_failed", "err", err)
+				}
+				backlog = len(ids) == free // maybe more is due
+				for _, id := range ids {
+					start(stepRef{id: id})
+				}
 			}
 		}
+		claimNow = true
 		select {
 		case <-ctx.Done():
 			return
+		case ref := <-s.handoff:
+			<-s.slots
+			start(ref)
+			claimNow = false
+		case <-freed:
+			// A worker is free: claim only if due work may be waiting,
+			// and then for a few workers at once (one claim transaction
+			// per step would cost as much as the step).
+			claimNow = backlog && (cap(sem)-len(sem) >= batch || len(sem) == 0)
 		case <-s.wake:
 		case <-poll.C:
 			if err := s.sweepRuns(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("playbook_sweep_failed", "err", err)
+			}
+			if _, err := s.fireSchedules(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("playbook_schedules_failed", "err", err)
 			}
 		}
 	}
@@ -51,12 +78,15 @@ func (s *Service) RunDue(ctx context.Context) (int, error) {
 		if err := s.sweepRuns(ctx); err != nil {
 			return n, err
 		}
+		if _, err := s.fireSchedules(ctx); err != nil {
+			return n, err
+		}
 		ids, err := s.claim(ctx, 16)
 		if err != nil || len(ids) == 0 {
 			return n, err
 		}
 		for _, id := range ids {
-			s.execute(ctx, id)
+			s.execute(ctx, stepRef{id: id})
 			n++
 		}
 	}
@@ -97,29 +127,54 @@ func (s *Service) recover(ctx context.Context) error {
 	return nil
 }
 
-// execute runs one claimed step.
-func (s *Service) execute(ctx context.Context, id string) {
-	for id != "" {
-		next, err := s.executeStep(ctx, id)
+// execute runs one claimed step, then the steps of its run that its end
+// made ready and leased to this worker.
+func (s *Service) execute(ctx context.Context, ref stepRef) {
+	for ref.id != "" {
+		next, err := s.executeStep(ctx, ref)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrConflict) {
-			s.log.Error("playbook_step_failed_internally", "step", id, "err", err)
+			s.log.Error("playbook_step_failed_internally", "step", ref.id, "err", err)
 		}
-		id = next
+		ref = next
 	}
 }
 
-func (s *Service) executeStep(ctx context.Context, id string) (next string, err error) {
-	st, err := getStep(ctx, s.db, id)
+func (s *Service) executeStep(ctx context.Context, ref stepRef) (next stepRef, err error) {
+	if ref.tenant == "" { // claimed: the row says whose it is
+		st, err := getStep(ctx, s.db, ref.id)
+		if err != nil {
+			return stepRef{}, err
+		}
+		if st.leaseOwner != s.node {
+			return stepRef{}, nil
+		}
+		ref.tenant = st.tenant
+	}
+	runID, _, _ := strings.Cut(ref.id, ":")
+	run, steps, err := loadRun(ctx, s.db, ref.tenant, runID)
 	if err != nil {
-		return "", err
+		return stepRef{}, err
+	}
+	var st StepState
+	for i := range steps {
+		if steps[i].id == ref.id {
+			st = steps[i]
+		}
+	}
+	if st.id == "" {
+		return stepRef{}, fmt.Errorf("step %s: %w", ref.id, store.ErrNotFound)
 	}
 	if st.leaseOwner != s.node {
-		return "", nil
+		return stepRef{}, nil
 	}
-	run, err := getRun(ctx, s.db, st.tenant, st.runID)
-	if err != nil {
-		return "", err
-	}
+	id, err := s.executeLoaded(ctx, run, steps, st)
+	return stepRef{tenant: run.Tenant, id: id}, err
+}
+
+// stepRef names a step row; the tenant is empty when only the id is known.
+type stepRef struct{ tenant, id string }
+
+func (s *Service) executeLoaded(ctx context.Context, run Run, steps []StepState, st StepState) (next string, err error) {
 	if run.Status.Terminal() {
 		// The run failed elsewhere: park the step (a retry revives it).
 		_, err := store.UpdateVersioned(ctx, s.db, "soar_steps", st.tenant, st.id, st.Version,
@@ -143,10 +198,6 @@ func (s *Service) executeStep(ctx context.Context, id string) (next string, err 
 		return s.timeout(ctx, run, pb, st)
 	}
 
-	steps, err := runSteps(ctx, s.db, run.Tenant, run.ID)
-	if err != nil {
-		return "", err
-	}
 	vars, err := runVars(run, steps)
 	if err != nil {
 		return "", err
@@ -169,6 +220,9 @@ func (s *Service) executeStep(ctx context.Context, id string) (next string, err 
 	if mask, err = s.addSecrets(ctx, run.Tenant, vars, mask, secretNames(step.With)); err != nil {
 		return s.finish(ctx, run, pb, st, StepFailed, nil, err.Error(), "")
 	}
+	if step.ForEach != "" {
+		return s.forEach(ctx, run, pb, step, st, info, vars, mask)
+	}
 	rendered, err := s.progs.render(step.With, vars)
 	if err != nil {
 		return s.finish(ctx, run, pb, st, StepFailed, nil, mask.text(err.Error()), "")
@@ -190,11 +244,10 @@ func (s *Service) executeStep(ctx context.Context, id string) (next string, err 
 	if run.DryRun && info.SideEffects {
 		return s.finish(ctx, run, pb, st, StepSucceeded, map[string]any{"dry_run": true, "would": json.RawMessage(input)}, "", input)
 	}
-	timeout := step.Timeout.D()
-	if timeout <= 0 {
-		timeout = DefaultStepTimeout
-	}
+	timeout := stepTimeout(step)
 	actx, cancel := context.WithTimeout(ctx, timeout)
+	s.inflight.Store(st.id, cancel)
+	defer s.inflight.Delete(st.id)
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); s.heartbeat(actx, st) }()
 	call := &Call{Tenant: run.Tenant, RunID: run.ID, StepID: st.StepID, Attempt: st.Attempt, Playbook: run.Playbook,
@@ -215,6 +268,12 @@ func (s *Service) executeStep(ctx context.Context, id string) (next string, err 
 	if errors.Is(runErr, context.DeadlineExceeded) {
 		msg = fmt.Sprintf("timed out after %s", timeout)
 	}
+	return s.failAttempt(ctx, run, pb, step, st, runErr, msg, input, nil)
+}
+
+// failAttempt retries a failed attempt after its back-off, or fails the
+// step when attempts are exhausted or the error is permanent.
+func (s *Service) failAttempt(ctx context.Context, run Run, pb *Playbook, step *Step, st StepState, runErr error, msg, input string, output any) (string, error) {
 	attempts := 1
 	if step.Retry != nil {
 		attempts = step.Retry.Attempts
@@ -228,7 +287,15 @@ func (s *Service) executeStep(ctx context.Context, id string) (next string, err 
 		s.log.Info("playbook_step_retry", "run", run.ID, "step", st.StepID, "attempt", st.Attempt, "wait", wait)
 		return "", err
 	}
-	return s.finish(ctx, run, pb, st, StepFailed, nil, msg, input)
+	return s.finish(ctx, run, pb, st, StepFailed, output, msg, input)
+}
+
+// stepTimeout is the bound of one attempt (or one for_each item).
+func stepTimeout(step *Step) time.Duration {
+	if t := step.Timeout.D(); t > 0 {
+		return t
+	}
+	return DefaultStepTimeout
 }
 
 // heartbeat extends the step's lease while it runs.
@@ -315,7 +382,9 @@ func (s *Service) finish(ctx context.Context, run Run, pb *Playbook, st StepStat
 	}
 	s.log.Debug("playbook_step_finished", "run", run.ID, "step", st.StepID, "status", string(status), "attempt", st.Attempt)
 	s.finished(ctx, run.Tenant, req.sum)
-	s.poke()
+	if req.more {
+		s.poke() // steps this worker does not take became ready
+	}
 	return req.next, nil
 }
 
@@ -327,13 +396,14 @@ type finishReq struct {
 	status                 StepStatus
 	output, errText, input string
 	next                   string
+	more                   bool // ready steps besides next
 	sum                    *RunSummary
 	err                    error
 	done                   chan struct{}
 }
 
 func (s *Service) finishTx(ctx context.Context, tx *store.Tx, r *finishReq) error {
-	r.next, r.sum = "", nil
+	r.next, r.sum, r.more = "", nil, false
 	now := s.clock()
 	set := "status = ?, output = ?, error = ?, finished_at = ?, lease_owner = '', lease_until = NULL"
 	args := []any{string(r.status), r.output, r.errText, store.TimeOf(now)}
@@ -348,17 +418,17 @@ func (s *Service) finishTx(ctx context.Context, tx *store.Tx, r *finishReq) erro
 	if _, err := store.UpdateVersioned(ctx, tx, "soar_steps", r.st.tenant, r.st.id, r.st.Version, set, args...); err != nil {
 		return err
 	}
-	sum, ready, err := s.advance(ctx, tx, r.run.Tenant, r.run.ID, r.pb)
-	r.sum = sum
-	if err != nil || len(ready) == 0 || r.st.leaseOwner != s.node {
-		return err
-	}
 	// Keep going on this worker with the next step of the run: no claim
 	// round trip for a chain of steps.
+	claim := r.st.leaseOwner == s.node
+	sum, ready, err := s.advance(ctx, tx, r.run.Tenant, r.run.ID, r.pb, claim, &r.run)
+	r.sum = sum
+	r.more = len(ready) > 1 || (len(ready) == 1 && !claim)
+	if err != nil || len(ready) == 0 || !claim {
+		return err
+	}
 	r.next = ready[0]
-	_, err = tx.Exec(ctx, "UPDATE soar_steps SET "+claimSet+" WHERE tenant = ? AND id = ? AND status = ?",
-		append(s.claimArgs(now), r.run.Tenant, r.next, string(StepReady))...)
-	return err
+	return nil
 }
 
 // committer records step ends in group commits: the state database takes
@@ -420,13 +490,24 @@ func (s *Service) finished(ctx context.Context, tenant string, sum *RunSummary) 
 
 // advance makes pending steps whose needs are done ready (or skipped when
 // a need was skipped or failed), and ends the run when it is decided.
-func (s *Service) advance(ctx context.Context, tx *store.Tx, tenant, runID string, pb *Playbook) (_ *RunSummary, ready []string, _ error) {
-	run, err := getRun(ctx, tx, tenant, runID)
-	if err != nil || run.Status.Terminal() {
-		return nil, nil, err
+//
+// With claim set, the first step made ready is leased to this node at
+// once (the caller runs it next): one statement instead of two.
+//
+// known is the run as its caller read it (a runner, just before the step
+// it executed); nil reads it. Only its fixed fields matter: endRun checks
+// the status itself.
+func (s *Service) advance(ctx context.Context, tx *store.Tx, tenant, runID string, pb *Playbook, claim bool, known *Run) (_ *RunSummary, ready []string, _ error) {
+	var run Run
+	var steps []StepState
+	var err error
+	if known != nil {
+		run = *known
+		steps, err = stepStates(ctx, tx, tenant, runID)
+	} else {
+		run, steps, err = loadStates(ctx, tx, tenant, runID)
 	}
-	steps, err := stepStates(ctx, tx, tenant, runID)
-	if err != nil {
+	if err != nil || run.Status.Terminal() {
 		return nil, nil, err
 	}
 	byID := make(map[string]*StepState, len(steps))
@@ -434,6 +515,25 @@ func (s *Service) advance(ctx context.Context, tx *store.Tx, tenant, runID strin
 		byID[steps[i].StepID] = &steps[i]
 	}
 	now := s.clock()
+	setStatus := func(st *StepState, next StepStatus) error {
+		var err error
+		if next == StepReady && claim && len(ready) == 0 {
+			_, err = tx.Exec(ctx, "UPDATE soar_steps SET status = ?, run_at = ?, lease_owner = ?, lease_until = ?, started_at = COALESCE(started_at, ?), "+
+				"version = version + 1 WHERE tenant = ? AND id = ? AND status = ?",
+				append(append([]any{string(StepRunning), store.TimeOf(now)}, s.claimArgs(now)...), tenant, st.id, string(StepPending))...)
+		} else {
+			_, err = tx.Exec(ctx, "UPDATE soar_steps SET status = ?, run_at = ?, version = version + 1 WHERE tenant = ? AND id = ? AND status = ?",
+				string(next), store.TimeOf(now), tenant, st.id, string(StepPending))
+		}
+		if err != nil {
+			return fmt.Errorf("schedule step %s: %w", st.id, err)
+		}
+		st.Status = next
+		if next == StepReady {
+			ready = append(ready, st.id)
+		}
+		return nil
+	}
 	for changed := true; changed; {
 		changed = false
 		for i := range steps {
@@ -442,6 +542,19 @@ func (s *Service) advance(ctx context.Context, tx *store.Tx, tenant, runID strin
 				continue
 			}
 			idx := pb.StepIndex(st.StepID)
+			if pb.IsHandler(st.StepID) {
+				// A handler runs once a step naming it failed.
+				for j := range pb.Steps {
+					if string(pb.Steps[j].OnError) == st.StepID && byID[pb.Steps[j].ID] != nil && byID[pb.Steps[j].ID].Status == StepFailed {
+						if err := setStatus(st, StepReady); err != nil {
+							return nil, nil, err
+						}
+						changed = true
+						break
+					}
+				}
+				continue
+			}
 			due, skip := true, false
 			for _, n := range pb.Needs(idx) {
 				d := byID[n]
@@ -449,7 +562,7 @@ func (s *Service) advance(ctx context.Context, tx *store.Tx, tenant, runID strin
 					due = false
 					break
 				}
-				if d.Status == StepSkipped || (d.Status == StepFailed && pb.Steps[pb.StepIndex(n)].OnError != OnErrorContinue) {
+				if d.Status == StepSkipped || d.Status == StepCancelled || (d.Status == StepFailed && pb.Steps[pb.StepIndex(n)].OnError != OnErrorContinue) {
 					skip = true
 				}
 			}
@@ -460,36 +573,56 @@ func (s *Service) advance(ctx context.Context, tx *store.Tx, tenant, runID strin
 			if skip {
 				next = StepSkipped
 			}
-			if _, err := tx.Exec(ctx, "UPDATE soar_steps SET status = ?, run_at = ?, version = version + 1 WHERE tenant = ? AND id = ? AND status = ?",
-				string(next), store.TimeOf(now), tenant, st.id, string(StepPending)); err != nil {
-				return nil, nil, fmt.Errorf("schedule step %s: %w", st.id, err)
-			}
-			st.Status = next
-			if next == StepReady {
-				ready = append(ready, st.id)
+			if err := setStatus(st, next); err != nil {
+				return nil, nil, err
 			}
 			changed = true
 		}
 	}
 	status, errText := RunSucceeded, ""
+	var idle []*StepState // handlers no failure called
 	for i := range steps {
 		st := &steps[i]
-		if st.Status == StepFailed && pb.Steps[pb.StepIndex(st.StepID)].OnError != OnErrorContinue {
+		step := &pb.Steps[pb.StepIndex(st.StepID)]
+		if st.Status == StepFailed && step.OnError != OnErrorContinue {
 			status, errText = RunFailed, fmt.Sprintf("step %s failed: %s", st.StepID, st.Error)
+			if h := byID[string(step.OnError)]; h != nil && pb.IsHandler(h.StepID) {
+				if !h.Status.Terminal() {
+					return nil, ready, nil // the handler runs first
+				}
+				errText += " (handled by " + h.StepID + ")"
+			}
 			break
+		}
+		if st.Status == StepPending && pb.IsHandler(st.StepID) {
+			idle = append(idle, st)
+			continue
 		}
 		if !st.Status.Terminal() {
 			return nil, ready, nil
+		}
+	}
+	if status == RunSucceeded {
+		for _, h := range idle {
+			if err := setStatus(h, StepSkipped); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	sum, err := s.endRun(ctx, tx, run, status, errText)
 	return sum, ready, err
 }
 
+// endRun records a run's end, only if it is still running (a runner, the
+// deadline sweep and a cancel may race to end it); nil if it had ended.
 func (s *Service) endRun(ctx context.Context, tx *store.Tx, run Run, status RunStatus, errText string) (*RunSummary, error) {
 	now := s.clock()
-	if _, err := store.UpdateVersioned(ctx, tx, "soar_runs", run.Tenant, run.ID, run.Version,
-		"status = ?, error = ?, finished_at = ?", string(status), errText, store.TimeOf(now)); err != nil {
+	res, err := tx.Exec(ctx, "UPDATE soar_runs SET status = ?, error = ?, finished_at = ?, version = version + 1 WHERE tenant = ? AND id = ? AND status = ?",
+		string(status), errText, store.TimeOf(now), run.Tenant, run.ID, string(RunRunning))
+	if err != nil {
+		return nil, fmt.Errorf("end run %s: %w", run.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return nil, err
 	}
 	return &RunSummary{ID: run.ID, Playbook: run.Playbook, PlaybookVersion: run.PlaybookVersion, Status: status,
@@ -603,7 +736,7 @@ func (s *Service) Retry(ctx context.Context, tenant, runID, actor string) (Run, 
 			return err
 		}
 		// Steps parked when the run failed wait for their needs again.
-		_, _, err = s.advance(ctx, tx, tenant, runID, pb)
+		_, _, err = s.advance(ctx, tx, tenant, runID, pb, false, nil)
 		return err
 	})
 	if err != nil {
@@ -659,7 +792,7 @@ func (s *Service) Decide(ctx context.Context, tenant, runID, stepID string, appr
 			return err
 		}
 		var err error
-		done, _, err = s.advance(ctx, tx, tenant, runID, pb)
+		done, _, err = s.advance(ctx, tx, tenant, runID, pb, false, nil)
 		return err
 	})
 	if err != nil {

@@ -85,6 +85,8 @@ const (
 	StepSucceeded StepStatus = "succeeded"
 	StepFailed    StepStatus = "failed"
 	StepSkipped   StepStatus = "skipped"
+	// StepCancelled ends the unfinished steps of a cancelled run.
+	StepCancelled StepStatus = "cancelled"
 )
 
 // Terminal reports whether the step is done.
@@ -92,7 +94,7 @@ func (s StepStatus) Terminal() bool {
 	switch s {
 	case StepPending, StepReady, StepRunning, StepWaiting:
 		return false
-	case StepSucceeded, StepFailed, StepSkipped:
+	case StepSucceeded, StepFailed, StepSkipped, StepCancelled:
 		return true
 	}
 	return true
@@ -142,7 +144,15 @@ type Service struct {
 	pbCache    map[pbKey]*Playbook
 	trigTables map[string]*triggerTable // by tenant
 
-	wake    chan struct{}
+	// inflight cancels the steps this node is executing (by step row id).
+	inflight sync.Map
+
+	wake chan struct{}
+	// handoff passes the first step of a run started here, already
+	// leased to this node, to the loop; slots bounds what is in flight
+	// there (a run that finds no slot leaves its step to a claim).
+	handoff chan stepRef
+	slots   chan struct{}
 	commits chan *finishReq
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -207,6 +217,8 @@ func (s *Service) Start(ctx context.Context) error {
 		sub = s.bus.Subscribe("*", 4096)
 	}
 	s.commits = make(chan *finishReq, 256)
+	s.handoff = make(chan stepRef, s.opts.Workers)
+	s.slots = make(chan struct{}, s.opts.Workers)
 	commitCtx, stopCommits := context.WithCancel(context.WithoutCancel(ctx))
 	commitDone := make(chan struct{})
 	go func() { defer close(commitDone); s.committer(commitCtx) }()

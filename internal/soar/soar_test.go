@@ -77,6 +77,12 @@ func (f *fakeCases) AddTask(context.Context, string, string, string, string, str
 func (f *fakeCases) AddObservable(context.Context, string, string, string, string, string) error {
 	return nil
 }
+func (f *fakeCases) Link(_ context.Context, tenant, inc, other, reason, actor string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.comments = append(f.comments, tenant+"/"+inc+"/"+actor+": link "+other+" "+reason)
+	return nil
+}
 func (f *fakeCases) Incident(_ context.Context, tenant, id string) (map[string]any, error) {
 	if tenant != "a" || id != "inc_1" {
 		return nil, store.ErrNotFound
@@ -90,6 +96,11 @@ func (f *fakeCases) list() []string {
 }
 
 type fakeIntel struct{}
+
+func (fakeIntel) AddIndicator(_ context.Context, tenant string, in soar.NewIndicator, actor string) (any, error) {
+	return map[string]any{"tenant": tenant, "type": in.Type, "value": in.Value, "tlp": in.TLP, "by": actor,
+		"valid_for": in.ValidFor.D().String()}, nil
+}
 
 func (fakeIntel) Lookup(_ context.Context, _, value string) (any, error) {
 	return map[string]any{"value": value, "alerting": true}, nil

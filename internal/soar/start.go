@@ -56,13 +56,53 @@ func (s *Service) RunFromIncident(ctx context.Context, tenant, incidentID string
 }
 
 func (s *Service) startRun(ctx context.Context, tenant string, req StartRequest) (Run, error) {
-	pb, version, err := s.playbook(ctx, s.db, tenant, req.Playbook, req.Version)
+	// With a free hand-off slot the first step is inserted leased to this
+	// node and given to the runner loop directly: no claim round trip.
+	lease := false
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+			lease = true
+		default:
+		}
+	}
+	var run Run
+	var first stepRef
+	var others bool
+	err := s.db.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		run, first, others, err = s.startRunTx(ctx, tx, tenant, req, lease)
+		return err
+	})
+	if err != nil || first.id == "" {
+		if lease {
+			<-s.slots
+		}
+	}
 	if err != nil {
 		return Run{}, err
 	}
+	s.log.Info("playbook_run_started", "tenant", tenant, "run", run.ID, "playbook", run.Playbook, "version", run.PlaybookVersion, "trigger", req.Trigger)
+	if first.id != "" {
+		s.handoff <- first // never blocks: a slot was taken
+	}
+	if others {
+		s.poke()
+	}
+	return run, nil
+}
+
+// startRunTx inserts a run and its steps in tx. With lease, the first step
+// that can start is inserted running and leased to this node, and
+// returned; others tells whether further steps are ready for a claim.
+func (s *Service) startRunTx(ctx context.Context, tx *store.Tx, tenant string, req StartRequest, lease bool) (_ Run, first stepRef, others bool, _ error) {
+	pb, version, err := s.playbook(ctx, tx, tenant, req.Playbook, req.Version)
+	if err != nil {
+		return Run{}, stepRef{}, false, err
+	}
 	inputs, err := checkInputs(pb, req.Inputs)
 	if err != nil {
-		return Run{}, err
+		return Run{}, stepRef{}, false, err
 	}
 	vars := map[string]any{}
 	for k, v := range req.Vars {
@@ -76,37 +116,43 @@ func (s *Service) startRun(ctx context.Context, tenant string, req StartRequest)
 	}
 	ctxJSON, err := json.Marshal(vars)
 	if err != nil {
-		return Run{}, fmt.Errorf("encode run context: %w", err)
+		return Run{}, stepRef{}, false, fmt.Errorf("encode run context: %w", err)
 	}
 	run := Run{ID: newID("run_"), Tenant: tenant, Playbook: pb.Name, PlaybookVersion: version, Status: RunRunning, Trigger: req.Trigger,
 		Subject: req.Subject, StartedBy: req.Actor, IncidentID: req.IncidentID, AlertID: req.AlertID, DryRun: req.DryRun,
 		ReplayOf: req.replayOf, CreatedAt: now, Deadline: now.Add(timeout), Version: 1, context: string(ctxJSON)}
-	err = s.db.Tx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, "INSERT INTO soar_runs ("+runCols+") VALUES ("+store.Placeholders(18)+")",
-			run.Tenant, run.ID, run.Playbook, run.PlaybookVersion, string(run.Status), run.Trigger, run.Subject, run.StartedBy,
-			run.IncidentID, run.AlertID, run.context, "", boolInt(run.DryRun), run.ReplayOf, store.TimeOf(now), store.Timestamp{},
-			store.TimeOf(run.Deadline), run.Version); err != nil {
-			return err
-		}
-		for i := range pb.Steps {
-			status := StepPending
-			if len(pb.Needs(i)) == 0 {
-				status = StepReady
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO soar_steps ("+stepCols+") VALUES ("+store.Placeholders(19)+")",
-				tenant, stepRowID(run.ID, pb.Steps[i].ID), run.ID, pb.Steps[i].ID, i, string(status), 1, store.TimeOf(now), "",
-				store.Timestamp{}, "", "", "", store.Timestamp{}, store.Timestamp{}, "", "", "", 1); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return Run{}, fmt.Errorf("start run of %s: %w", pb.Name, err)
+	if _, err := tx.Exec(ctx, "INSERT INTO soar_runs ("+runCols+") VALUES ("+store.Placeholders(18)+")",
+		run.Tenant, run.ID, run.Playbook, run.PlaybookVersion, string(run.Status), run.Trigger, run.Subject, run.StartedBy,
+		run.IncidentID, run.AlertID, run.context, "", boolInt(run.DryRun), run.ReplayOf, store.TimeOf(now), store.Timestamp{},
+		store.TimeOf(run.Deadline), run.Version); err != nil {
+		return Run{}, stepRef{}, false, fmt.Errorf("start run of %s: %w", pb.Name, err)
 	}
-	s.log.Info("playbook_run_started", "tenant", tenant, "run", run.ID, "playbook", pb.Name, "version", version, "trigger", req.Trigger)
-	s.poke()
-	return run, nil
+	// All steps in one statement.
+	var q strings.Builder
+	q.WriteString("INSERT INTO soar_steps (" + stepCols + ") VALUES ")
+	args := make([]any, 0, 19*len(pb.Steps))
+	for i := range pb.Steps {
+		status, owner, until, started := StepPending, "", store.Timestamp{}, store.Timestamp{}
+		if len(pb.Needs(i)) == 0 && !pb.IsHandler(pb.Steps[i].ID) {
+			switch {
+			case lease && first.id == "":
+				first = stepRef{tenant: tenant, id: stepRowID(run.ID, pb.Steps[i].ID)}
+				status, owner, until, started = StepRunning, s.node, store.TimeOf(now.Add(s.opts.Lease)), store.TimeOf(now)
+			default:
+				status, others = StepReady, true
+			}
+		}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(" + store.Placeholders(19) + ")")
+		args = append(args, tenant, stepRowID(run.ID, pb.Steps[i].ID), run.ID, pb.Steps[i].ID, i, string(status), 1, store.TimeOf(now), owner,
+			until, "", "", "", started, store.Timestamp{}, "", "", "", 1)
+	}
+	if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+		return Run{}, stepRef{}, false, fmt.Errorf("start run of %s: %w", pb.Name, err)
+	}
+	return run, first, others, nil
 }
 
 func boolInt(b bool) int64 {

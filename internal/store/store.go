@@ -158,6 +158,10 @@ type DB struct {
 	retry          retryPolicy
 }
 
+// SQLiteWriterCacheKiB is the SQLite writer's page cache. Bulk imports
+// raise it for their transaction and set it back to this.
+const SQLiteWriterCacheKiB = 64 << 10
+
 // Option adjusts Open.
 type Option func(*openOptions)
 
@@ -241,7 +245,7 @@ func (db *DB) openSQLite(ctx context.Context, o openOptions) error {
 	// The writer gets a 64 MiB page cache (SQLite's default is 2 MiB):
 	// grouping alerts into 100,000 open incidents touches pages all over
 	// the key index, and re-reading them was a tenth of its time.
-	db.write, err = sql.Open("sqlite", base+"&_journal_mode=WAL&_txlock=immediate&_pragma=cache_size(-65536)")
+	db.write, err = sql.Open("sqlite", base+"&_journal_mode=WAL&_txlock=immediate&_pragma=cache_size(-"+strconv.Itoa(SQLiteWriterCacheKiB)+")")
 	if err != nil {
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/axiomhq/hyperloglog"
 
 	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/ueba/sketch"
@@ -52,6 +54,25 @@ type Config struct {
 	// DropMin: a log source whose seasonal median is at least this many
 	// events per hour is watched for drops (default 20).
 	DropMin float64
+	// Geo, when set, turns a user's new source address into a country and
+	// an autonomous system for the new-country and new-ASN detectors.
+	Geo Geo
+	// PeerOf names a host's peer group (department, OU, role) from the
+	// asset inventory; PeerFields are event fields that name it (the
+	// first present wins). A host with neither has no peers.
+	PeerOf     func(tenant, host string) string
+	PeerFields []string
+	// MinPeers is how many hosts a peer group needs before rarity within
+	// it is judged (default 5).
+	MinPeers int
+	// HBOSThreshold is the histogram-based outlier score (a sum of
+	// log(1/density) over the features) at which a user's or host's hour
+	// is an outlier (default 12), HBOSMargin how far above the entity's
+	// own usual score it must also be (default 6), and HBOSMinHours how
+	// many entity-hours a kind's histograms need first (default 500).
+	HBOSThreshold float64
+	HBOSMargin    float64
+	HBOSMinHours  int
 }
 
 func (c Config) withDefaults() Config {
@@ -84,12 +105,20 @@ func (c Config) withDefaults() Config {
 	if c.TimeOfWeekMin == 0 {
 		c.TimeOfWeekMin = 200
 	}
+	if c.MinPeers == 0 {
+		c.MinPeers = 5
+	}
 	def(&c.SpikeZ, 6)
 	def(&c.SpikeP, 1e-6)
 	def(&c.MinSpike, 20)
 	def(&c.FanOutMin, 20)
 	def(&c.TimeOfWeekP, 0.002)
 	def(&c.DropMin, 20)
+	def(&c.HBOSThreshold, 12)
+	def(&c.HBOSMargin, 6)
+	if c.HBOSMinHours == 0 {
+		c.HBOSMinHours = 500
+	}
 	return c
 }
 
@@ -99,6 +128,8 @@ type pairKind uint8
 const (
 	pairHostProcess pairKind = iota + 1
 	pairUserSource
+	pairUserCountry
+	pairUserASN
 )
 
 // PairKey is one first-seen relation (exported for the snapshot codec).
@@ -124,17 +155,37 @@ type EntityState struct {
 	ToW      *[weekHours]uint16
 	ToWTotal uint32
 	Fan      *FanOut
+	// Out is the current hour of users and hosts for the outlier score.
+	Out *HBOSHour
 }
 
-// FanOut counts distinct destinations in the current hour.
+// FanOut counts distinct destinations per hour: the current hour's in a
+// HyperLogLog sketch (exact-ish while small, never more than about a
+// kilobyte), closed hours' counts in Hist.
 type FanOut struct {
 	Hist Series
-	// Seen holds hashes of this hour's destinations (bounded by
-	// maxFanSet; not snapshotted).
-	seen map[uint64]struct{}
+	// HLL holds this hour's destinations (snapshotted with its
+	// MarshalBinary); Inserts counts the destinations added this hour and
+	// Check is the insert count at which the estimate is next worth
+	// computing (the count grows by at most one per insert).
+	HLL     *hyperloglog.Sketch
+	Inserts uint32
+	Check   uint32
 }
 
-const maxFanSet = 4096
+// fanPrecision is the HyperLogLog precision of a fan-out sketch: 2^8
+// registers, a 256-byte dense sketch (about 6.5 % standard error) that
+// starts sparse (near exact for the small counts that are usual).
+const fanPrecision = 8
+
+func newFanSketch() *hyperloglog.Sketch {
+	sk, err := hyperloglog.NewSketch(fanPrecision, true)
+	if err != nil {
+		// fanPrecision is within the library's bounds.
+		panic(err)
+	}
+	return sk
+}
 
 // TenantState is one tenant's learned behaviour; it is what the snapshot
 // stores.
@@ -148,11 +199,42 @@ type TenantState struct {
 	Caps    map[CapKey]uint8
 	CapDay  int64
 	Dropped uint64 // anomalies held back by the daily cap
+	// Peers maps a host to its peer group, PeerHosts counts the hosts of
+	// each group, and RarePeer counts per (group, process image) the
+	// group's hosts it was first seen on.
+	Peers     map[string]string
+	PeerHosts map[string]int
+	RarePeer  *sketch.CountMin
+	// HBOS holds the fleet histograms of users' and hosts' hours.
+	HBOS [len(hbosKinds)]HBOSHist
 }
 
 func newTenantState() *TenantState {
 	return &TenantState{Entities: map[Entity]*EntityState{}, Pairs: map[PairKey]int64{},
-		Rare: sketch.NewCountMin(0.0005, 0.001), Caps: map[CapKey]uint8{}}
+		Rare: sketch.NewCountMin(0.0005, 0.001), Caps: map[CapKey]uint8{},
+		Peers: map[string]string{}, PeerHosts: map[string]int{}}
+}
+
+// fix fills what an older snapshot lacks.
+func (ts *TenantState) fix() {
+	if ts.Entities == nil {
+		ts.Entities = map[Entity]*EntityState{}
+	}
+	if ts.Pairs == nil {
+		ts.Pairs = map[PairKey]int64{}
+	}
+	if ts.Caps == nil {
+		ts.Caps = map[CapKey]uint8{}
+	}
+	if ts.Peers == nil {
+		ts.Peers = map[string]string{}
+	}
+	if ts.PeerHosts == nil {
+		ts.PeerHosts = map[string]int{}
+	}
+	if ts.RarePeer != nil && ts.RarePeer.Validate() != nil {
+		ts.RarePeer = nil
+	}
 }
 
 // Engine runs the detectors over events. It is not safe for concurrent
@@ -162,6 +244,8 @@ type Engine struct {
 	tenants map[string]*TenantState
 	buf     []float64
 	closed  []closed
+	// quiet learns without reporting (rebuilding state from stored events).
+	quiet bool
 }
 
 // NewEngine returns an engine with empty state.
@@ -186,7 +270,9 @@ type observation struct {
 	t                          time.Time
 	h                          int64
 	user, host, ip, proc, dest string
-	cloud, source              string
+	cloud, source, peer        string
+	failed                     bool
+	bytesOut                   float64
 }
 
 func lower(s string) string {
@@ -198,7 +284,7 @@ func lower(s string) string {
 	return s
 }
 
-func read(e *event.Event) observation {
+func (en *Engine) read(e *event.Event) observation {
 	o := observation{t: e.Time}
 	if o.t.IsZero() {
 		o.t = e.IngestTime
@@ -220,6 +306,18 @@ func read(e *event.Event) observation {
 			o.proc = lower(f.Value.Str())
 		case "cloud.account.id", "cloud.project.id":
 			account = f.Value.Str()
+		case "event.outcome":
+			o.failed = f.Value.Str() == "failure"
+		case "source.bytes":
+			if v, ok := f.Value.Float(); ok && v > 0 {
+				o.bytesOut = v
+			}
+		default:
+			for _, pf := range en.cfg.PeerFields {
+				if f.Name == pf && o.peer == "" {
+					o.peer = lower(f.Value.Str())
+				}
+			}
 		}
 	}
 	if o.user == "-" || o.user == "" {
@@ -245,7 +343,7 @@ func read(e *event.Event) observation {
 // anomalies found; modes are applied by the caller.
 func (en *Engine) Process(events []*event.Event, out []Anomaly) []Anomaly {
 	for _, e := range events {
-		out = en.observe(e.Tenant, read(e), out)
+		out = en.observe(e.Tenant, en.read(e), out)
 	}
 	for t, ts := range en.tenants {
 		en.bound(t, ts)
@@ -263,6 +361,12 @@ func (en *Engine) observe(tenant string, o observation, out []Anomaly) []Anomaly
 	if day := o.h / 24; day != ts.CapDay {
 		ts.CapDay = day
 		clear(ts.Caps)
+		// Hosts the inventory had no group for are asked again each day.
+		for host, p := range ts.Peers {
+			if p == "" {
+				delete(ts.Peers, host)
+			}
+		}
 	}
 	learning := o.t.Sub(ts.Start) < en.cfg.LearningPeriod
 	em := &emitter{en: en, ts: ts, tenant: tenant, t: o.t, out: out, learning: learning}
@@ -277,6 +381,9 @@ func (en *Engine) observe(tenant string, o observation, out []Anomaly) []Anomaly
 	}
 	if o.host != "" {
 		host = en.volume(em, Entity{KindHost, o.host}, o.h, false)
+		if o.peer != "" && ts.Peers[o.host] != o.peer {
+			ts.setPeer(o.host, o.peer)
+		}
 	}
 	var ip *EntityState
 	if o.ip != "" {
@@ -285,11 +392,19 @@ func (en *Engine) observe(tenant string, o observation, out []Anomaly) []Anomaly
 	if o.cloud != "" {
 		en.volume(em, Entity{KindCloud, o.cloud}, o.h, false)
 	}
+	if user != nil {
+		en.hbosAdd(em, 0, Entity{KindUser, o.user}, user, &o, o.host, o.ip)
+	}
+	if host != nil {
+		en.hbosAdd(em, 1, Entity{KindHost, o.host}, host, &o, o.proc, o.user)
+	}
 	if host != nil && o.proc != "" {
 		en.firstSeen(em, pairHostProcess, o.host, o.proc, host, o.h)
 	}
 	if user != nil && o.ip != "" {
-		en.firstSeen(em, pairUserSource, o.user, o.ip, user, o.h)
+		if en.firstSeen(em, pairUserSource, o.user, o.ip, user, o.h) && en.cfg.Geo != nil {
+			en.geoSeen(em, o.user, o.ip, user, o.h)
+		}
 	}
 	if ip != nil && o.dest != "" && o.dest != o.ip {
 		en.fanOut(em, Entity{KindIP, o.ip}, ip, o.dest, o.h)
@@ -345,6 +460,10 @@ func (en *Engine) threshold(s *Series, h int64, floor float64) (thr, med, mad fl
 	return max(thr, floor), med, mad, len(base)
 }
 
+// maxSpikeReports: a spike is reported at the threshold, at 4× and at
+// 16× it within one hour.
+const maxSpikeReports = 3
+
 func (en *Engine) volume(em *emitter, ent Entity, h int64, source bool) *EntityState {
 	es := en.entity(em.ts, ent, h)
 	s := &es.Vol
@@ -357,14 +476,18 @@ func (en *Engine) volume(em *emitter, ent Entity, h int64, source bool) *EntityS
 		}
 	}
 	s.Cur++
-	if s.Fired == 0 && !em.learning && en.mature(es, h) && float64(s.Cur) >= en.cfg.MinSpike {
+	// A spike is reported when the hour's count crosses the threshold,
+	// and again (with its higher score) each time it grows fourfold, at
+	// most three times an hour: an exfiltration caught at its twentieth
+	// event is scored by its thousandth too.
+	if s.Fired < maxSpikeReports && !em.learning && en.mature(es, h) && float64(s.Cur) >= en.cfg.MinSpike {
 		if s.thrAt != s.Hour {
 			s.thr, _, _, _ = en.threshold(s, s.Hour, en.cfg.MinSpike)
 			s.thrAt = s.Hour
 		}
-		if float64(s.Cur) >= s.thr {
+		if float64(s.Cur) >= s.thr*math.Pow(4, float64(s.Fired)) {
 			thr, med, mad, n := en.threshold(s, s.Hour, en.cfg.MinSpike)
-			s.Fired = 1
+			s.Fired++
 			det := DetVolumeEntity
 			if source {
 				det = DetVolumeSource
@@ -462,7 +585,9 @@ func towName(b int) string {
 	return fmt.Sprintf("%s %02d:00", days[b/24%7], b%24)
 }
 
-func (en *Engine) firstSeen(em *emitter, kind pairKind, a, b string, owner *EntityState, h int64) {
+// firstSeen records the pair (a, b) at hour h and reports it when new; it
+// returns true when the pair was new or seen in a new hour.
+func (en *Engine) firstSeen(em *emitter, kind pairKind, a, b string, owner *EntityState, h int64) bool {
 	ts := em.ts
 	k := PairKey{kind, a, b}
 	last, ok := ts.Pairs[k]
@@ -470,16 +595,30 @@ func (en *Engine) firstSeen(em *emitter, kind pairKind, a, b string, owner *Enti
 	if ok && h-last <= expiry {
 		if h > last {
 			ts.Pairs[k] = h
+			return true
 		}
-		return
+		return false
 	}
 	ts.Pairs[k] = h
-	var rareN uint32
+	var rareN, peerN uint32
+	var peer string
 	if kind == pairHostProcess && !ok {
-		rareN = ts.Rare.Add(path.Base(strings.ReplaceAll(b, `\`, "/")), 1)
+		img := path.Base(strings.ReplaceAll(b, `\`, "/"))
+		rareN = ts.Rare.Add(img, 1)
+		if en.cfg.PeerOf != nil {
+			if _, known := ts.Peers[a]; !known {
+				ts.setPeer(a, lower(en.cfg.PeerOf(em.tenant, a)))
+			}
+		}
+		if peer = ts.Peers[a]; peer != "" {
+			if ts.RarePeer == nil {
+				ts.RarePeer = sketch.NewCountMin(0.0005, 0.001)
+			}
+			peerN = ts.RarePeer.Add(peer+"\x00"+img, 1)
+		}
 	}
 	if em.learning || !en.mature(owner, h) {
-		return
+		return true
 	}
 	again := ""
 	if ok {
@@ -498,12 +637,22 @@ func (en *Engine) firstSeen(em *emitter, kind pairKind, a, b string, owner *Enti
 				fmt.Sprintf("%d hosts", rareN), fmt.Sprintf("%d hosts in the fleet", ts.Hosts), "the fleet",
 				[]Part{{"hosts_with_process", float64(rareN)}, {"fleet_hosts", float64(ts.Hosts)}})
 		}
+		if peer != "" && !ok && int(rareN) > en.cfg.RareHosts && int(peerN) <= en.cfg.RareHosts && ts.PeerHosts[peer] >= en.cfg.MinPeers {
+			img := path.Base(strings.ReplaceAll(b, `\`, "/"))
+			n := ts.PeerHosts[peer]
+			em.emit(DetRarePeer, Entity{KindProcess, a + "|" + b}, 100*(1-float64(peerN)/float64(n)),
+				fmt.Sprintf("process %s on host %s is seen on only %d of the %d hosts of peer group %s (on %d hosts fleet-wide)", img, a, peerN, n, peer, rareN),
+				fmt.Sprintf("%d of %d peer hosts", peerN, n), fmt.Sprintf("%d hosts fleet-wide", rareN),
+				fmt.Sprintf("peer group %s (%d hosts)", peer, n),
+				[]Part{{"peer_hosts_with_process", float64(peerN)}, {"peer_hosts", float64(n)}, {"fleet_hosts_with_process", float64(rareN)}})
+		}
 	case pairUserSource:
 		em.emit(DetNewLogonSource, Entity{KindUser, a}, 50,
 			fmt.Sprintf("user %s seen from %s for the first time%s", a, b, again),
 			b, fmt.Sprintf("sources seen for %s since %s", a, time.Unix(owner.First*3600, 0).UTC().Format("2006-01-02")),
 			"the user's own history", []Part{{"first_seen", 1}, {"user_age_hours", float64(h - owner.First)}})
 	}
+	return true
 }
 
 func (en *Engine) fanOut(em *emitter, ent Entity, es *EntityState, dest string, h int64) {
@@ -511,30 +660,31 @@ func (en *Engine) fanOut(em *emitter, ent Entity, es *EntityState, dest string, 
 		es.Fan = &FanOut{}
 	}
 	f := es.Fan
-	if f.seen == nil {
-		f.seen = map[uint64]struct{}{}
+	if f.HLL == nil {
+		f.HLL = newFanSketch()
 	}
 	if h > f.Hist.Hour {
+		if f.Inserts > 0 && f.Hist.Hour != 0 {
+			f.Hist.Cur = uint32(f.HLL.Estimate())
+		}
 		en.closed = f.Hist.advance(h, en.closed[:0])
-		clear(f.seen)
+		f.HLL.Reset()
+		f.Inserts, f.Check = 0, 0
 	}
-	if len(f.seen) >= maxFanSet {
-		return
-	}
-	k := sketch.Hash64(dest)
-	if _, ok := f.seen[k]; ok {
-		return
-	}
-	f.seen[k] = struct{}{}
-	f.Hist.Cur = uint32(len(f.seen))
-	if f.Hist.Fired != 0 || em.learning || !en.mature(es, h) || float64(f.Hist.Cur) < en.cfg.FanOutMin {
+	f.HLL.InsertHash(sketch.Hash64(dest))
+	f.Inserts++
+	if f.Hist.Fired != 0 || em.learning || !en.mature(es, h) || float64(f.Inserts) < en.cfg.FanOutMin || f.Inserts < f.Check {
 		return
 	}
 	if f.Hist.thrAt != f.Hist.Hour {
 		f.Hist.thr, _, _, _ = en.threshold(&f.Hist, f.Hist.Hour, en.cfg.FanOutMin)
 		f.Hist.thrAt = f.Hist.Hour
 	}
+	f.Hist.Cur = uint32(f.HLL.Estimate())
 	if float64(f.Hist.Cur) < f.Hist.thr {
+		// The distinct count cannot reach the threshold in fewer inserts
+		// than it is short of it: estimate again only then.
+		f.Check = f.Inserts + uint32(max(1, math.Ceil(f.Hist.thr-float64(f.Hist.Cur))))
 		return
 	}
 	thr, med, mad, n := en.threshold(&f.Hist, f.Hist.Hour, en.cfg.FanOutMin)
@@ -547,21 +697,36 @@ func (en *Engine) fanOut(em *emitter, ent Entity, es *EntityState, dest string, 
 }
 
 // bound evicts the least recently seen entities and pairs when a tenant
-// is over its limits.
+// is over its limits, down to 80 % of them (ties on the last hour are
+// broken arbitrarily, so a fleet seen in one hour still shrinks).
 func (en *Engine) bound(_ string, ts *TenantState) {
 	if len(ts.Entities) > en.cfg.MaxEntities {
 		lasts := make([]int64, 0, len(ts.Entities))
 		for _, es := range ts.Entities {
 			lasts = append(lasts, es.Last)
 		}
-		sort.Slice(lasts, func(i, j int) bool { return lasts[i] < lasts[j] })
-		cut := lasts[len(lasts)-en.cfg.MaxEntities*8/10]
-		for k, es := range ts.Entities {
-			if es.Last < cut {
-				if k.Kind == KindHost {
-					ts.Hosts--
+		slices.Sort(lasts)
+		keep := en.cfg.MaxEntities * 8 / 10
+		cut := lasts[len(lasts)-keep]
+		drop := len(ts.Entities) - keep
+		for pass := 0; pass < 2 && drop > 0; pass++ {
+			for k, es := range ts.Entities {
+				if drop == 0 {
+					break
 				}
-				delete(ts.Entities, k)
+				if es.Last < cut || (pass == 1 && es.Last == cut) {
+					if k.Kind == KindHost {
+						ts.Hosts--
+						if p, ok := ts.Peers[k.Value]; ok {
+							if p != "" {
+								ts.PeerHosts[p]--
+							}
+							delete(ts.Peers, k.Value)
+						}
+					}
+					delete(ts.Entities, k)
+					drop--
+				}
 			}
 		}
 	}
@@ -570,11 +735,19 @@ func (en *Engine) bound(_ string, ts *TenantState) {
 		for _, h := range ts.Pairs {
 			lasts = append(lasts, h)
 		}
-		sort.Slice(lasts, func(i, j int) bool { return lasts[i] < lasts[j] })
-		cut := lasts[len(lasts)-en.cfg.MaxPairs*8/10]
-		for k, h := range ts.Pairs {
-			if h < cut {
-				delete(ts.Pairs, k)
+		slices.Sort(lasts)
+		keep := en.cfg.MaxPairs * 8 / 10
+		cut := lasts[len(lasts)-keep]
+		drop := len(ts.Pairs) - keep
+		for pass := 0; pass < 2 && drop > 0; pass++ {
+			for k, h := range ts.Pairs {
+				if drop == 0 {
+					break
+				}
+				if h < cut || (pass == 1 && h == cut) {
+					delete(ts.Pairs, k)
+					drop--
+				}
 			}
 		}
 	}
@@ -587,6 +760,7 @@ func (en *Engine) Flush(now time.Time) []Anomaly {
 	h := unixHour(now.Add(-time.Hour))
 	for tenant, ts := range en.tenants {
 		em := &emitter{en: en, ts: ts, tenant: tenant, t: now, learning: now.Sub(ts.Start) < en.cfg.LearningPeriod}
+		en.flushHBOS(em, h)
 		for ent, es := range ts.Entities {
 			if ent.Kind != KindSource || es.Vol.Hour == 0 || es.Vol.Hour >= h {
 				continue
@@ -613,6 +787,9 @@ type emitter struct {
 }
 
 func (em *emitter) emit(det Detector, ent Entity, score float64, what, observed, baseline, peers string, parts []Part) {
+	if em.en.quiet {
+		return
+	}
 	k := CapKey{det, ent}
 	if int(em.ts.Caps[k]) >= em.en.cfg.DailyCap {
 		em.ts.Dropped++

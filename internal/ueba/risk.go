@@ -23,6 +23,10 @@ type RiskConfig struct {
 	Tactics      int
 	Distinct     int
 	TacticWindow time.Duration
+	// SignalCap bounds what one signal adds after its modifier (default
+	// 100): one critical detection on a crown-jewel asset counts, but no
+	// single signal counts for more than the default threshold.
+	SignalCap float64
 }
 
 func (c RiskConfig) withDefaults() RiskConfig {
@@ -44,6 +48,9 @@ func (c RiskConfig) withDefaults() RiskConfig {
 	if c.TacticWindow == 0 {
 		c.TacticWindow = 7 * 24 * time.Hour
 	}
+	if c.SignalCap == 0 {
+		c.SignalCap = 100
+	}
 	return c
 }
 
@@ -54,6 +61,10 @@ type SignalKind uint8
 const (
 	SignalDetection SignalKind = iota + 1
 	SignalAnomaly
+	// SignalIntel: a threat-intel indicator sighted in the entity's events.
+	SignalIntel
+	// SignalVuln: a vulnerability or exposure of the asset.
+	SignalVuln
 )
 
 func (k SignalKind) String() string {
@@ -62,6 +73,10 @@ func (k SignalKind) String() string {
 		return "detection"
 	case SignalAnomaly:
 		return "anomaly"
+	case SignalIntel:
+		return "intel"
+	case SignalVuln:
+		return "vulnerability"
 	}
 	return "unknown"
 }
@@ -99,8 +114,11 @@ type Contribution struct {
 
 // EntityRisk is an entity's score with the contributions that make it.
 type EntityRisk struct {
-	Entity        Entity         `json:"entity"`
-	Score         float64        `json:"score"`
+	Entity Entity  `json:"entity"`
+	Score  float64 `json:"score"`
+	// Normalized is the contributions ranked and normalised to 0-100 the
+	// way Elastic's risk engine does (see ElasticScore), for comparison.
+	Normalized    float64        `json:"normalized"`
 	Contributions []Contribution `json:"contributions"`
 	Tactics       []string       `json:"tactics,omitempty"`
 	Updated       time.Time      `json:"updated"`
@@ -170,7 +188,7 @@ func (r *Risk) Add(tenant string, s Signal, now time.Time) *RiskAlert {
 	if s.Confidence == 0 {
 		s.Confidence = 1
 	}
-	pts := s.Impact * s.Confidence * s.Modifier
+	pts := min(s.Impact*s.Confidence*s.Modifier, r.cfg.SignalCap)
 	key := s.Kind.String() + ":" + s.Source
 	src := st.Sources[key]
 	if src == nil {
@@ -216,6 +234,13 @@ func (r *Risk) view(ent Entity, st *RiskState, now time.Time) EntityRisk {
 		out.Score += v
 	}
 	out.Score = math.Round(out.Score*10) / 10
+	if len(out.Contributions) > 0 {
+		pts := make([]float64, len(out.Contributions))
+		for i, c := range out.Contributions {
+			pts[i] = c.Points
+		}
+		out.Normalized = ElasticScore(pts, 1).Total
+	}
 	for t, at := range st.Tactics {
 		if now.Sub(at) <= r.cfg.TacticWindow {
 			out.Tactics = append(out.Tactics, t)

@@ -18,7 +18,7 @@ type Series struct {
 	Cur    uint32            `json:"c"`
 	Ring   [ringHours]uint16 `json:"r"`
 	Filled uint16            `json:"f"` // closed hours in Ring (≤ 168)
-	Fired  uint8             `json:"x"` // 1 when Cur already raised a spike
+	Fired  uint8             `json:"x"` // spikes Cur already raised this hour
 	// thr caches the spike threshold of hour thrAt (not snapshotted).
 	thr   float64
 	thrAt int64

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,12 @@ type Options struct {
 	Criticality func(ctx context.Context, tenant string, e Entity) int
 	// ModelTTL is how long a trained likelihood model is reused (1h).
 	ModelTTL time.Duration
+	// Identity weighs the risk of administrators, contractors and
+	// watch-listed users.
+	Identity IdentityRules
+	// HostOf names the host an internal address belongs to (the asset
+	// inventory); anomalies of that address then add risk to the host.
+	HostOf func(ctx context.Context, tenant, ip string) string
 }
 
 // Service runs behaviour analytics and risk scoring for every tenant.
@@ -59,6 +66,8 @@ type Service struct {
 	risk   *Risk
 	modes  map[string]map[Detector]Mode
 	models map[string]*Model
+	// feedback counts analysts' verdicts (true, false) per detector.
+	feedback map[string]map[Detector][2]int
 }
 
 // New loads the snapshots and modes and returns a ready service.
@@ -73,8 +82,11 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.ModelTTL = time.Hour
 	}
 	s := &Service{opts: o, log: o.Log, engine: NewEngine(o.Config), risk: NewRisk(o.Risk),
-		modes: map[string]map[Detector]Mode{}, models: map[string]*Model{}}
+		modes: map[string]map[Detector]Mode{}, models: map[string]*Model{}, feedback: map[string]map[Detector][2]int{}}
 	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.loadFeedback(ctx, ""); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -106,22 +118,7 @@ func (s *Service) load(ctx context.Context) error {
 			s.log.Warn("ueba_risk_snapshot_unreadable", "tenant", tenant, "err", err)
 			rs = nil
 		}
-		for _, m := range []any{&ts.Entities, &ts.Pairs, &ts.Caps} {
-			switch v := m.(type) {
-			case *map[Entity]*EntityState:
-				if *v == nil {
-					*v = map[Entity]*EntityState{}
-				}
-			case *map[PairKey]int64:
-				if *v == nil {
-					*v = map[PairKey]int64{}
-				}
-			case *map[CapKey]uint8:
-				if *v == nil {
-					*v = map[CapKey]uint8{}
-				}
-			}
-		}
+		ts.fix()
 		s.engine.tenants[tenant] = ts
 		if rs != nil {
 			for _, st := range rs {
@@ -229,14 +226,14 @@ func (s *Service) handle(ctx context.Context, anoms []Anomaly) []Anomaly {
 		if a.Mode != ModeProduction {
 			continue
 		}
-		ent := a.Entity
-		if ent.Kind == KindProcess {
-			// Risk lands on the host the process ran on.
-			host, _, _ := strings.Cut(ent.Value, "|")
-			ent = Entity{KindHost, host}
+		sig := AnomalySignal(a)
+		if sig.Entity.Kind == KindIP && s.opts.HostOf != nil {
+			if host := s.opts.HostOf(ctx, a.Tenant, sig.Entity.Value); host != "" {
+				sig.Entity = Entity{KindHost, strings.ToLower(host)}
+			}
 		}
-		sig := Signal{Kind: SignalAnomaly, Source: a.Detector.String(), Title: a.What, Entity: ent, Time: a.Time,
-			Impact: 20, Confidence: a.Score / 100, Modifier: s.modifier(ctx, a.Tenant, ent)}
+		sig.Confidence *= s.precisionWeight(a.Tenant, a.Detector)
+		sig.Modifier = s.modifier(ctx, a.Tenant, sig.Entity)
 		if al := s.risk.Add(a.Tenant, sig, now); al != nil {
 			alerts = append(alerts, al)
 		}
@@ -267,14 +264,22 @@ func (s *Service) publishAlerts(ctx context.Context, alerts []*RiskAlert) {
 // modifier scales risk by asset criticality (3 is neutral); called with
 // s.mu held, so the lookup must not call back into the service.
 func (s *Service) modifier(ctx context.Context, tenant string, e Entity) float64 {
-	if s.opts.Criticality == nil {
-		return 1
+	m := 1.0
+	if s.opts.Criticality != nil {
+		if c := s.opts.Criticality(ctx, tenant, e); c > 0 {
+			m = 0.4 + 0.2*float64(min(c, 5))
+		}
 	}
-	c := s.opts.Criticality(ctx, tenant, e)
-	if c <= 0 {
-		return 1
+	switch e.Kind {
+	case KindUser:
+		w, _ := s.opts.Identity.Weight(e.Value)
+		m *= w
+	case KindCloud:
+		_, user, _ := strings.Cut(e.Value, "/")
+		w, _ := s.opts.Identity.Weight(user)
+		m *= w
 	}
-	return 0.4 + 0.2*float64(min(c, 5))
+	return min(m, 3)
 }
 
 func (s *Service) saveAnomaly(ctx context.Context, a *Anomaly) error {
@@ -299,45 +304,44 @@ type DetectionSignal struct {
 	Time     time.Time
 }
 
-// levelImpact is the risk a detection of each Sigma level adds.
-var levelImpact = [...]float64{0, 5, 10, 25, 50, 80}
+// levelImpact is the risk a detection of each Sigma level adds: Elastic's
+// default rule risk scores for low (21), medium (47), high (73) and
+// critical (99), 5 for informational.
+var levelImpact = [...]float64{0, 5, 21, 47, 73, 99}
 
 // AddDetection adds a detection's risk to each entity it names.
 func (s *Service) AddDetection(ctx context.Context, tenant string, d DetectionSignal) []*RiskAlert {
-	var tactics []string
-	for _, a := range d.Attack {
-		a = strings.TrimPrefix(strings.ToLower(a), "attack.")
-		if a != "" && (a[0] < 't' || a[0] > 't' || len(a) < 2 || a[1] < '0' || a[1] > '9') {
-			tactics = append(tactics, a)
-		}
-	}
-	now := s.opts.Now()
-	var alerts []*RiskAlert
-	s.mu.Lock()
+	return s.addSignals(ctx, tenant, DetectionSignals(d))
+}
+
+// DetectionSignals turns a detection into one risk signal per entity it
+// names: impact by Sigma level, full confidence, the ATT&CK tactics.
+func DetectionSignals(d DetectionSignal) []Signal {
+	tactics := tacticsOf(d.Attack)
+	var out []Signal
 	for field, v := range d.Entities {
-		var ent Entity
-		switch field {
-		case "user.name":
-			ent = Entity{KindUser, strings.ToLower(v)}
-		case "host.name":
-			ent = Entity{KindHost, strings.ToLower(v)}
-		case "source.ip":
-			ent = Entity{KindIP, v}
-		default:
+		ent, ok := entityOfField(field, v)
+		if !ok {
 			continue
 		}
-		if ent.Value == "" || ent.Value == "-" {
-			continue
-		}
-		sig := Signal{Kind: SignalDetection, Source: d.RuleID, Title: d.Title, Entity: ent, Time: d.Time,
-			Impact: levelImpact[min(max(d.Level, 0), 5)], Confidence: 1, Modifier: s.modifier(ctx, tenant, ent), Tactics: tactics}
-		if al := s.risk.Add(tenant, sig, now); al != nil {
-			alerts = append(alerts, al)
-		}
+		out = append(out, Signal{Kind: SignalDetection, Source: d.RuleID, Title: d.Title, Entity: ent, Time: d.Time,
+			Impact: levelImpact[min(max(d.Level, 0), 5)], Confidence: 1, Tactics: tactics})
 	}
-	s.mu.Unlock()
-	s.publishAlerts(ctx, alerts)
-	return alerts
+	slices.SortFunc(out, func(a, b Signal) int { return strings.Compare(a.Entity.String(), b.Entity.String()) })
+	return out
+}
+
+// AnomalySignal is the risk signal of an anomaly: impact 40 at score 100,
+// landing on the host for a process anomaly.
+func AnomalySignal(a *Anomaly) Signal {
+	ent := a.Entity
+	if ent.Kind == KindProcess {
+		// Risk lands on the host the process ran on.
+		host, _, _ := strings.Cut(ent.Value, "|")
+		ent = Entity{KindHost, host}
+	}
+	return Signal{Kind: SignalAnomaly, Source: a.Detector.String(), Title: a.What, Entity: ent, Time: a.Time,
+		Impact: anomalyImpact, Confidence: a.Score / 100}
 }
 
 // Entities lists the riskiest entities of a tenant.
@@ -450,6 +454,8 @@ type DetectorStatus struct {
 	Learning      bool      `json:"learning"`
 	LearningUntil time.Time `json:"learning_until,omitzero"`
 	DailyCap      int       `json:"daily_cap"`
+	// Feedback is what closed cases said of the detector's anomalies.
+	Feedback DetectorPrecision `json:"feedback"`
 }
 
 // Detectors lists the detectors with their mode and learning state.
@@ -464,7 +470,8 @@ func (s *Service) Detectors(tenant string) []DetectorStatus {
 	}
 	out := make([]DetectorStatus, 0, len(Detectors))
 	for _, d := range Detectors {
-		out = append(out, DetectorStatus{Detector: d, Mode: s.mode(tenant, d), Learning: learning, LearningUntil: until, DailyCap: s.engine.cfg.DailyCap})
+		out = append(out, DetectorStatus{Detector: d, Mode: s.mode(tenant, d), Learning: learning, LearningUntil: until, DailyCap: s.engine.cfg.DailyCap,
+			Feedback: precisionOf(s.feedback[tenant][d])})
 	}
 	return out
 }

@@ -9,8 +9,26 @@
 // Every detector has a learning period (nothing is reported before its
 // baseline exists), a daily cap per entity (no floods) and a mode: shadow
 // (computed and shown, never adding risk) or production. State per entity
-// is a few hundred bytes, bounded per tenant, and snapshotted in the state
-// database so a restart keeps the baselines.
+// is about a kilobyte in memory and a few hundred bytes snapshotted,
+// bounded per tenant, saved in the state database so a restart keeps the
+// baselines, and relearned from the event store (Rebuild) when lost.
+//
+// With GeoIP data (MaxMind-format .mmdb) a user's new country or network
+// is reported; with peer groups (the asset inventory's team, or an event
+// field) a process rare within a host's group is, even when the fleet
+// knows it. Risk also comes from threat-intel sightings and
+// vulnerabilities, weighted by asset criticality and identity (admin,
+// contractor, watch list); closed cases' verdicts set each detector's
+// weight (Feedback). Package sim simulates an organisation with attacks
+// and measures all of it.
+//
+// Fan-out counts an entity's distinct destinations per hour in a
+// HyperLogLog sketch (a few hundred bytes at most, snapshotted with its
+// MarshalBinary) against the robust z-score of its own hourly history;
+// the histogram-based outlier score (HBOS) scores each user's and host's
+// hour over a few features (events, distinct processes or hosts, distinct
+// users or sources, failed-logon ratio, bytes out) against the fleet's
+// histograms and the entity's own usual score.
 package ueba
 
 import (
@@ -105,12 +123,26 @@ const (
 	// DetVolumeSource: a log source's hourly volume spikes or goes quiet.
 	DetVolumeSource
 	// DetFanOut: an address or user reaching far more distinct
-	// destinations in an hour than usual.
+	// destinations in an hour than usual (counted in a HyperLogLog
+	// sketch).
 	DetFanOut
+	// DetNewCountry: a user seen from a country never seen for them
+	// (needs GeoIP data).
+	DetNewCountry
+	// DetNewASN: a user seen from an autonomous system (network operator)
+	// never seen for them (needs GeoIP ASN data).
+	DetNewASN
+	// DetRarePeer: a process image common in the fleet but seen on very
+	// few hosts of this host's peer group (department, OU, role).
+	DetRarePeer
+	// DetHBOS: a user's or host's hour that is an outlier across several
+	// features at once (histogram-based outlier score).
+	DetHBOS
 )
 
 // Detectors lists every detector.
-var Detectors = []Detector{DetNewProcess, DetNewLogonSource, DetRareProcess, DetTimeOfWeek, DetVolumeEntity, DetVolumeSource, DetFanOut}
+var Detectors = []Detector{DetNewProcess, DetNewLogonSource, DetRareProcess, DetTimeOfWeek, DetVolumeEntity, DetVolumeSource, DetFanOut,
+	DetNewCountry, DetNewASN, DetRarePeer, DetHBOS}
 
 func (d Detector) String() string {
 	switch d {
@@ -128,6 +160,14 @@ func (d Detector) String() string {
 		return "volume_source"
 	case DetFanOut:
 		return "fan_out"
+	case DetNewCountry:
+		return "new_country"
+	case DetNewASN:
+		return "new_asn"
+	case DetRarePeer:
+		return "rare_in_peers"
+	case DetHBOS:
+		return "hbos"
 	}
 	return "unknown"
 }

@@ -19,7 +19,9 @@ import (
 
 // scaled repeats a real Grype report (1,509 matches on python:3.6) over
 // enough image assets to reach n detections.
-func scaled(b *testing.B, n int) *report.Report {
+func scaled(b *testing.B, n int) *report.Report { return scaledT(b, n) }
+
+func scaledT(b testing.TB, n int) *report.Report {
 	base, err := grype.Parse(reporttest.Sample(b, "grype-defectdojo/many_vulns.json"))
 	if err != nil {
 		b.Fatal(err)

@@ -25,11 +25,11 @@ func (s *Service) enrich(ctx context.Context, byKey map[string]*pending, ids []s
 	if len(cves) == 0 {
 		return nil
 	}
-	args := []any{FeedTenant}
+	vals := make([]any, 0, len(cves))
 	for c := range cves {
-		args = append(args, c)
+		vals = append(vals, c)
 	}
-	in := store.Placeholders(len(cves))
+	in, args := inList([]any{FeedTenant}, vals)
 	rows, err := s.db.Query(ctx, `SELECT cve FROM vuln_kev WHERE tenant = ? AND cve IN (`+in+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("read kev: %w", err)
@@ -140,6 +140,14 @@ func ParseEPSS(r io.Reader) ([]EPSSEntry, error) {
 
 // ImportKEV replaces the KEV catalog and re-prioritizes active findings.
 func (s *Service) ImportKEV(ctx context.Context, r io.Reader) (int, error) {
+	n, err := s.importKEV(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	return n, s.Reprioritize(ctx)
+}
+
+func (s *Service) importKEV(ctx context.Context, r io.Reader) (int, error) {
 	es, err := ParseKEV(r)
 	if err != nil {
 		return 0, err
@@ -159,30 +167,43 @@ func (s *Service) ImportKEV(ctx context.Context, r io.Reader) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("import kev: %w", err)
 	}
-	return len(es), s.Reprioritize(ctx)
+	return len(es), nil
 }
 
 // ImportEPSS replaces the EPSS scores and re-prioritizes active findings.
 func (s *Service) ImportEPSS(ctx context.Context, r io.Reader) (int, error) {
+	n, err := s.importEPSS(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	return n, s.Reprioritize(ctx)
+}
+
+func (s *Service) importEPSS(ctx context.Context, r io.Reader) (int, error) {
 	es, err := ParseEPSS(r)
 	if err != nil {
 		return 0, err
 	}
-	for start := 0; start < len(es) || start == 0; start += 5000 {
-		part := es[start:min(start+5000, len(es))]
+	// The last score of a CVE listed twice wins.
+	last := make(map[string]int, len(es))
+	for i, e := range es {
+		last[e.CVE] = i
+	}
+	for start := 0; start < len(es) || start == 0; start += 20000 {
+		part := es[start:min(start+20000, len(es))]
 		err = s.db.Tx(ctx, func(tx *store.Tx) error {
 			if start == 0 {
 				if _, err := tx.Exec(ctx, `DELETE FROM vuln_epss WHERE tenant = ?`, FeedTenant); err != nil {
 					return err
 				}
 			}
-			q := store.Upsert("vuln_epss", []string{"tenant", "cve", "score", "percentile"}, []string{"tenant", "cve"}, []string{"score", "percentile"})
-			for _, e := range part {
-				if _, err := tx.Exec(ctx, q, FeedTenant, e.CVE, e.Score, e.Percentile); err != nil {
-					return err
+			args := make([]any, 0, 4*len(part))
+			for i, e := range part {
+				if last[e.CVE] == start+i {
+					args = append(args, FeedTenant, e.CVE, e.Score, e.Percentile)
 				}
 			}
-			return nil
+			return insertMany(ctx, tx, "vuln_epss", []string{"tenant", "cve", "score", "percentile"}, args, "")
 		})
 		if err != nil {
 			return 0, fmt.Errorf("import epss: %w", err)
@@ -191,16 +212,24 @@ func (s *Service) ImportEPSS(ctx context.Context, r io.Reader) (int, error) {
 			break
 		}
 	}
-	return len(es), s.Reprioritize(ctx)
+	return len(es), nil
 }
+
+// prioCols are what Reprioritize recomputes.
+var prioCols = []valCol{{"kev", "INTEGER"}, {"epss", "DOUBLE PRECISION"}, {"epss_percentile", "DOUBLE PRECISION"},
+	{"priority", "TEXT"}, {"priority_rank", "INTEGER"}, {"timeline", "TEXT"}, {"reasons", "TEXT"}, {"due_at", "TIMESTAMPTZ"},
+	{"cvss3_vector", "TEXT"}, {"cvss3_score", "DOUBLE PRECISION"}, {"cvss4_vector", "TEXT"}, {"cvss4_score", "DOUBLE PRECISION"}}
 
 // Reprioritize recomputes enrichment, priority and due date of every
 // active finding of every tenant (after a feed changed).
 func (s *Service) Reprioritize(ctx context.Context) error {
 	after := ""
+	// Assets by tenant and id, read once per run.
+	cache := map[string]*assets.Asset{}
 	for {
 		var page []Finding
-		rows, err := s.db.Query(ctx, selectFindings+` WHERE state IN (?, ?, ?) AND id > ? ORDER BY id LIMIT 1000`,
+		rows, err := s.db.Query(ctx, "SELECT "+strings.Join(findingCols, ", ")+" FROM vuln_findings"+s.hint("sqlite_autoindex_vuln_findings_1")+
+			` WHERE state IN (?, ?, ?) AND id > ? ORDER BY id LIMIT 1000`,
 			string(StateOpen), string(StateInTriage), string(StateReopened), after)
 		if err != nil {
 			return fmt.Errorf("reprioritize: %w", err)
@@ -228,22 +257,14 @@ func (s *Service) Reprioritize(ctx context.Context) error {
 		if err := s.enrich(ctx, byKey, ids); err != nil {
 			return err
 		}
-		cache := map[string]*assets.Asset{}
-		err = s.db.Tx(ctx, func(tx *store.Tx) error {
-			for _, id := range ids {
-				f := &byKey[id].f
-				a := s.assetFor(ctx, cache, f.Tenant, f.AssetID)
-				pr := s.profile.Prioritize(f, a)
-				if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET kev = ?, epss = ?, epss_percentile = ?, priority = ?, priority_rank = ?,
-					timeline = ?, reasons = ?, due_at = ?, cvss3_vector = ?, cvss3_score = ?, cvss4_vector = ?, cvss4_score = ?
-					WHERE tenant = ? AND id = ?`, boolInt(f.KEV), f.EPSS, f.EPSSPercentile,
-					string(pr.Decision), pr.Decision.Rank(), string(pr.Timeline), strings.Join(pr.Reasons, "\n"), store.TimeOf(pr.Due),
-					f.CVSS3Vector, f.CVSS3Score, f.CVSS4Vector, f.CVSS4Score, f.Tenant, id); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		args := make([]any, 0, len(ids)*(2+len(prioCols)))
+		for _, id := range ids {
+			f := &byKey[id].f
+			pr := s.profile.Prioritize(f, s.assetFor(ctx, cache, f.Tenant, f.AssetID))
+			args = append(args, f.Tenant, id, boolInt(f.KEV), f.EPSS, f.EPSSPercentile, string(pr.Decision), pr.Decision.Rank(),
+				string(pr.Timeline), strings.Join(pr.Reasons, "\n"), store.TimeOf(pr.Due), f.CVSS3Vector, f.CVSS3Score, f.CVSS4Vector, f.CVSS4Score)
+		}
+		err = s.db.Tx(ctx, func(tx *store.Tx) error { return updateValues(ctx, tx, "", nil, prioCols, args) })
 		if err != nil {
 			return fmt.Errorf("reprioritize: %w", err)
 		}

@@ -20,11 +20,6 @@ var findingCols = []string{"id", "tenant", "asset_id", "vuln_id", "component", "
 
 var selectFindings = "SELECT " + strings.Join(findingCols, ", ") + " FROM vuln_findings"
 
-func insertFindings(rows int) string {
-	one := "(" + store.Placeholders(len(findingCols)) + ")"
-	return "INSERT INTO vuln_findings (" + strings.Join(findingCols, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
-}
-
 func findingArgs(f *Finding) []any {
 	return []any{f.ID, f.Tenant, f.AssetID, f.VulnID, f.Component, f.Source, strings.Join(f.Aliases, " "), f.Title, f.Description,
 		f.Package, f.PkgVersion, f.FixedVersion, f.Location, int(f.Severity), f.CVSS3Vector, f.CVSS3Score, f.CVSS4Vector, f.CVSS4Score,
@@ -65,24 +60,30 @@ type existing struct {
 
 func (s *Service) upsertChunk(ctx context.Context, tx *store.Tx, tenant, scan string, now time.Time, byKey map[string]*pending, ids []string, byID map[string]*assets.Asset) (created, updated, reopened int, err error) {
 	var inserts []*Finding
-	var dets []any
+	var dets, same []any
 	old := map[string]existing{}
-	args := []any{tenant}
-	for _, id := range ids {
-		args = append(args, id)
+	vals := make([]any, len(ids))
+	for i, id := range ids {
+		vals[i] = id
 	}
-	rows, err := tx.Query(ctx, `SELECT id, state, first_seen FROM vuln_findings WHERE tenant = ? AND id IN (`+store.Placeholders(len(ids))+`)`, args...)
+	// By id alone: the primary key answers it, while a tenant term lets
+	// SQLite (before ANALYZE has run) walk a tenant-wide index instead.
+	// Ids hash the tenant, so another tenant's row cannot match.
+	in, args := inList(nil, vals)
+	rows, err := tx.Query(ctx, `SELECT id, tenant, state, first_seen FROM vuln_findings WHERE id IN (`+in+`)`, args...)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("read findings: %w", err)
 	}
 	for rows.Next() {
-		var id, st string
+		var id, ten, st string
 		var first store.Timestamp
-		if err := rows.Scan(&id, &st, &first); err != nil {
+		if err := rows.Scan(&id, &ten, &st, &first); err != nil {
 			rows.Close()
 			return 0, 0, 0, err
 		}
-		old[id] = existing{State(st), first.Time}
+		if ten == tenant {
+			old[id] = existing{State(st), first.Time}
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -131,6 +132,13 @@ func (s *Service) upsertChunk(ctx context.Context, tx *store.Tx, tenant, scan st
 			if st == StateReopened && ex.state != StateReopened {
 				reopened++
 			}
+			updated++
+			if st == ex.state {
+				same = append(same, tenant, id, int(f.Severity), f.Title, f.Description, f.FixedVersion, f.CVSS3Vector, f.CVSS3Score,
+					f.CVSS4Vector, f.CVSS4Score, f.EPSS, f.EPSSPercentile, boolInt(f.KEV), boolInt(f.ExploitAvailable),
+					string(f.Priority), f.Priority.Rank(), string(f.Timeline), strings.Join(f.Reasons, "\n"), store.TimeOf(f.DueAt))
+				continue
+			}
 			setReason := ""
 			if st != ex.state {
 				setReason = ", state_reason = ?, fixed_at = NULL"
@@ -150,33 +158,25 @@ func (s *Service) upsertChunk(ctx context.Context, tx *store.Tx, tenant, scan st
 			if _, err := tx.Exec(ctx, q, a...); err != nil {
 				return 0, 0, 0, fmt.Errorf("update finding %s: %w", id, err)
 			}
-			updated++
 		}
 		for _, h := range p.hashes {
-			dets = append(dets, tenant, scan, id, h, int(f.Severity))
+			dets = append(dets, tenant, scan, id, h, f.AssetID, int(f.Severity))
 		}
+	}
+	if err := updateSeen(ctx, tx, scan, now, same); err != nil {
+		return 0, 0, 0, err
 	}
 	// Multi-row inserts: one round trip per batch instead of per row.
-	const rowsPerInsert = 100
-	for i := 0; i < len(inserts); i += rowsPerInsert {
-		batch := inserts[i:min(i+rowsPerInsert, len(inserts))]
-		var args []any
-		for _, f := range batch {
-			args = append(args, findingArgs(f)...)
-		}
-		if _, err := tx.Exec(ctx, insertFindings(len(batch)), args...); err != nil {
-			return 0, 0, 0, fmt.Errorf("insert findings: %w", err)
-		}
+	rowArgs := make([]any, 0, len(inserts)*len(findingCols))
+	for _, f := range inserts {
+		rowArgs = append(rowArgs, findingArgs(f)...)
 	}
-	const detCols = 5
-	for i := 0; i < len(dets); i += 500 * detCols {
-		batch := dets[i:min(i+500*detCols, len(dets))]
-		q := "INSERT INTO vuln_detections (tenant, scan_id, finding_id, source_hash, severity) VALUES " +
-			strings.TrimSuffix(strings.Repeat("("+store.Placeholders(detCols)+"), ", len(batch)/detCols), ", ") +
-			" ON CONFLICT (tenant, scan_id, source_hash) DO NOTHING"
-		if _, err := tx.Exec(ctx, q, batch...); err != nil {
-			return 0, 0, 0, fmt.Errorf("insert detections: %w", err)
-		}
+	if err := insertMany(ctx, tx, "vuln_findings", findingCols, rowArgs, ""); err != nil {
+		return 0, 0, 0, err
+	}
+	if err := insertMany(ctx, tx, "vuln_detections", []string{"tenant", "scan_id", "finding_id", "source_hash", "asset_id", "severity"}, dets,
+		" ON CONFLICT (tenant, scan_id, finding_id, source_hash) DO NOTHING"); err != nil {
+		return 0, 0, 0, err
 	}
 	return created, updated, reopened, nil
 }
@@ -193,99 +193,86 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (Finding, error) {
 	return f, nil
 }
 
-// Filter selects findings for List.
-type Filter struct {
-	States      []State
-	MinSeverity report.Severity
-	Priority    Decision
-	AssetID     string
-	VulnID      string
-	Source      string
-	KEV         bool
-	Overdue     bool
-	// Limit is at most 1000 (default 100).
-	Limit int
-	// After is the cursor returned with the previous page.
-	After string
+// maxParams bounds the bound parameters of one statement (SQLite allows
+// 32,766, PostgreSQL 65,535).
+const maxParams = 30000
+
+// insertMany inserts rows (each len(cols) values) with multi-row INSERT
+// statements of at most maxParams parameters (and at most 1,000 rows);
+// suffix follows the VALUES list (an ON CONFLICT clause or "").
+func insertMany(ctx context.Context, tx *store.Tx, table string, cols []string, args []any, suffix string) error {
+	per := min(maxParams/len(cols), 1000)
+	one := "(" + store.Placeholders(len(cols)) + ")"
+	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
+	i := 0
+	for _, n := range batchSizes(len(args)/len(cols), per) {
+		q := head + strings.TrimSuffix(strings.Repeat(one+", ", n), ", ") + suffix
+		if _, err := tx.Exec(ctx, q, args[i:i+n*len(cols)]...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+		i += n * len(cols)
+	}
+	return nil
 }
 
-// Page is one page of findings, most urgent first.
-type Page struct {
-	Findings []Finding `json:"findings"`
-	// Next is the cursor of the following page ("" at the end).
-	Next string `json:"next,omitempty"`
+// valCol is a column set from a VALUES list, with the SQL type PostgreSQL
+// needs to type a VALUES list of parameters.
+type valCol struct{ name, typ string }
+
+// seenCols are what a re-import refreshes on findings it sees again.
+var seenCols = []valCol{{"severity", "INTEGER"}, {"title", "TEXT"}, {"description", "TEXT"},
+	{"fixed_version", "TEXT"}, {"cvss3_vector", "TEXT"}, {"cvss3_score", "DOUBLE PRECISION"}, {"cvss4_vector", "TEXT"},
+	{"cvss4_score", "DOUBLE PRECISION"}, {"epss", "DOUBLE PRECISION"}, {"epss_percentile", "DOUBLE PRECISION"}, {"kev", "INTEGER"},
+	{"exploit_available", "INTEGER"}, {"priority", "TEXT"}, {"priority_rank", "INTEGER"}, {"timeline", "TEXT"}, {"reasons", "TEXT"},
+	{"due_at", "TIMESTAMPTZ"}}
+
+// updateSeen updates findings seen again in their state. args holds, per
+// finding, its tenant and id then the seenCols values.
+func updateSeen(ctx context.Context, tx *store.Tx, scan string, now time.Time, args []any) error {
+	return updateValues(ctx, tx, "last_seen = ?, last_scan = ?, updated_at = ?, version = version + 1",
+		[]any{store.TimeOf(now), scan, store.TimeOf(now)}, seenCols, args)
 }
 
-// List returns findings ordered by priority, severity and id (all
-// descending, so that the cursor is one row-value comparison an index
-// answers), a page at a
-// time (keyset pagination, so deep pages cost what the first does).
-func (s *Service) List(ctx context.Context, tenant string, f Filter) (Page, error) {
-	q := selectFindings + ` WHERE tenant = ?`
-	args := []any{tenant}
-	if len(f.States) > 0 {
-		q += ` AND state IN (` + store.Placeholders(len(f.States)) + `)`
-		for _, st := range f.States {
-			if !st.Valid() {
-				return Page{}, errorf("state %q", st)
-			}
-			args = append(args, string(st))
+// updateValues updates many findings with one UPDATE … FROM (VALUES …)
+// per batch instead of a statement per finding: set (with setArgs) applies
+// to all, cols come from each row. args holds, per finding, its tenant and
+// id then the cols values.
+func updateValues(ctx context.Context, tx *store.Tx, set string, setArgs []any, cols []valCol, args []any) error {
+	width := 2 + len(cols)
+	if len(args) == 0 {
+		return nil
+	}
+	var sets []string
+	if set != "" {
+		sets = append(sets, set)
+	}
+	first := []string{"CAST(? AS TEXT)", "CAST(? AS TEXT)"}
+	for i, c := range cols {
+		sets = append(sets, fmt.Sprintf("%s = v.column%d", c.name, i+3))
+		switch {
+		case c.typ != "TIMESTAMPTZ":
+			first = append(first, "CAST(? AS "+c.typ+")")
+		case tx.Dialect() == store.Postgres:
+			first = append(first, "CAST(? AS TIMESTAMPTZ)")
+		default:
+			// SQLite keeps times as text; a cast to an unknown type
+			// would make it numeric.
+			first = append(first, "?")
 		}
 	}
-	if f.MinSeverity > report.SeverityUnknown {
-		q += ` AND severity >= ?`
-		args = append(args, int(f.MinSeverity))
-	}
-	if f.Priority != DecisionNone {
-		q += ` AND priority = ?`
-		args = append(args, string(f.Priority))
-	}
-	for col, v := range map[string]string{"asset_id": f.AssetID, "vuln_id": f.VulnID, "source": f.Source} {
-		if v != "" {
-			q += ` AND ` + col + ` = ?`
-			args = append(args, v)
+	rest := "(" + store.Placeholders(width) + ")"
+	i := 0
+	for _, n := range batchSizes(len(args)/width, maxParams/width) {
+		batch := args[i : i+n*width]
+		i += n * width
+		values := "(" + strings.Join(first, ", ") + ")" + strings.Repeat(", "+rest, n-1)
+		q := `UPDATE vuln_findings SET ` + strings.Join(sets, ", ") + ` FROM (VALUES ` + values +
+			`) AS v WHERE vuln_findings.tenant = v.column1 AND vuln_findings.id = v.column2`
+		all := make([]any, 0, len(setArgs)+len(batch))
+		all = append(append(all, setArgs...), batch...)
+		if _, err := tx.Exec(ctx, q, all...); err != nil {
+			return fmt.Errorf("update findings: %w", err)
 		}
 	}
-	if f.KEV {
-		q += ` AND kev = 1`
-	}
-	if f.Overdue {
-		q += ` AND sla_breached = 1`
-	}
-	if f.After != "" {
-		var rank, sev int
-		var id string
-		if _, err := fmt.Sscanf(f.After, "%d.%d.%s", &rank, &sev, &id); err != nil {
-			return Page{}, errorf("cursor %q", f.After)
-		}
-		q += ` AND (priority_rank, severity, id) < (?, ?, ?)`
-		args = append(args, rank, sev, id)
-	}
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	f.Limit = min(f.Limit, 1000)
-	q += fmt.Sprintf(` ORDER BY priority_rank DESC, severity DESC, id DESC LIMIT %d`, f.Limit+1)
-	rows, err := s.db.Query(ctx, q, args...)
-	if err != nil {
-		return Page{}, fmt.Errorf("list findings: %w", err)
-	}
-	defer rows.Close()
-	var p Page
-	for rows.Next() {
-		x, err := scanFinding(rows)
-		if err != nil {
-			return Page{}, fmt.Errorf("list findings: %w", err)
-		}
-		p.Findings = append(p.Findings, x)
-	}
-	if err := rows.Err(); err != nil {
-		return Page{}, fmt.Errorf("list findings: %w", err)
-	}
-	if len(p.Findings) > f.Limit {
-		p.Findings = p.Findings[:f.Limit]
-		last := p.Findings[len(p.Findings)-1]
-		p.Next = fmt.Sprintf("%d.%d.%s", last.Priority.Rank(), int(last.Severity), last.ID)
-	}
-	return p, nil
+	return nil
 }

@@ -50,7 +50,10 @@ type pending struct {
 	supp   bool
 }
 
-const chunk = 1000
+// chunk is how many findings one transaction writes: large enough that
+// the index pages a chunk touches are written once per chunk, small
+// enough that other writers wait for at most a second or two.
+const chunk = 20000
 
 // Import stores a report: detections become findings (de-duplicated), a
 // full scan closes the findings of its scope (asset × source) it no longer
@@ -114,6 +117,7 @@ func (s *Service) Import(ctx context.Context, tenant string, r *report.Report, o
 		order = append(order, id)
 	}
 	res.Findings = len(order)
+	defer s.bulk(ctx)()
 	for start := 0; start < len(order); start += chunk {
 		ids := order[start:min(start+chunk, len(order))]
 		if err := s.enrich(ctx, byKey, ids); err != nil {
@@ -135,9 +139,9 @@ func (s *Service) Import(ctx context.Context, tenant string, r *report.Report, o
 	}
 	err := s.db.Tx(ctx, func(tx *store.Tx) error {
 		res.Closed = 0
-		if !o.Partial {
+		if !o.Partial && !s.keep {
 			for aid := range byID {
-				n, err := tx.Exec(ctx, `UPDATE vuln_findings SET state = ?, fixed_at = ?, updated_at = ?, version = version + 1
+				n, err := tx.Exec(ctx, `UPDATE vuln_findings`+s.hint("vuln_findings_asset_list")+` SET state = ?, fixed_at = ?, updated_at = ?, version = version + 1
 					WHERE tenant = ? AND asset_id = ? AND source = ? AND state IN (?, ?, ?) AND last_scan <> ?`,
 					string(StateFixed), store.TimeOf(now), store.TimeOf(now), tenant, aid, r.Format,
 					string(StateOpen), string(StateInTriage), string(StateReopened), res.ScanID)
@@ -214,4 +218,48 @@ func score(f *Finding, printed float64) {
 			f.Severity = report.SeverityFromScore(printed)
 		}
 	}
+}
+
+// bulkCacheKiB is the SQLite page cache of the writer connection while an
+// import runs: the de-duplication key and list indexes take random inserts,
+// and with SQLite's default 2 MiB cache every insert into a large index
+// reads its pages from the file again.
+const bulkCacheKiB = 1 << 20
+
+// bulk widens the SQLite writer's page cache for the duration of an import
+// and returns the func that restores SQLite's default once the last
+// concurrent import ends. It does nothing on PostgreSQL.
+func (s *Service) bulk(ctx context.Context) func() {
+	if s.db.Dialect() != store.SQLite {
+		return func() {}
+	}
+	s.bulkMu.Lock()
+	s.bulkN++
+	if s.bulkN == 1 {
+		if _, err := s.db.Exec(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", bulkCacheKiB)); err != nil {
+			s.log.Warn("vuln_cache_size_failed", "err", err)
+		}
+	}
+	s.bulkMu.Unlock()
+	return func() {
+		s.bulkMu.Lock()
+		defer s.bulkMu.Unlock()
+		s.bulkN--
+		if s.bulkN == 0 {
+			if _, err := s.db.Exec(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA cache_size = -%d", store.SQLiteWriterCacheKiB)); err != nil {
+				s.log.Warn("vuln_cache_size_failed", "err", err)
+			}
+		}
+	}
+}
+
+// hint names the index SQLite must use for a statement ("" on
+// PostgreSQL): before ANALYZE has run, and with some statistics after it,
+// SQLite prefers an index on the tenant alone and reads every finding of
+// the tenant.
+func (s *Service) hint(index string) string {
+	if s.db.Dialect() == store.SQLite {
+		return " INDEXED BY " + index
+	}
+	return ""
 }

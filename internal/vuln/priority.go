@@ -204,6 +204,9 @@ type Profile struct {
 	UseBOD bool `json:"use_bod"`
 	// SeverityDays maps severity to days (the fallback SLA).
 	SeverityDays map[report.Severity]int `json:"severity_days"`
+	// PriorityDays maps SSVC decisions to days; a decision listed with
+	// more than 0 days sets the due date before BOD 26-04 and severity.
+	PriorityDays map[Decision]int `json:"priority_days,omitempty"`
 	// EPSSPoC is the EPSS percentile from which exploitation counts as a
 	// public proof of concept (default 0.9).
 	EPSSPoC float64 `json:"epss_poc"`
@@ -302,14 +305,36 @@ func (p Profile) Prioritize(f *Finding, a *assets.Asset) Prioritized {
 	default:
 		in.Mission = ImpactLow
 	}
-	why = append(why, fmt.Sprintf("asset criticality %d: mission impact %s", crit, [...]string{"low", "medium", "high"}[in.Mission]))
+	impact := [...]string{"low", "medium", "high"}
+	why = append(why, fmt.Sprintf("asset criticality %d: mission impact %s", crit, impact[in.Mission]))
+	if a != nil && a.MissionPrevalence != "" {
+		// SSVC: an essential asset is high mission impact, a supporting
+		// one at least medium; the higher of the two readings counts.
+		prev := ImpactLow
+		switch a.MissionPrevalence {
+		case assets.PrevalenceEssential:
+			prev = ImpactHigh
+		case assets.PrevalenceSupport:
+			prev = ImpactMedium
+		}
+		if prev > in.Mission {
+			in.Mission = prev
+			why = append(why, fmt.Sprintf("mission prevalence %s: mission impact %s", a.MissionPrevalence, impact[prev]))
+		}
+	}
 	out := Prioritized{Decision: Coordinator(in)}
 	why = append(why, "SSVC coordinator: "+string(out.Decision))
 	days := 0
+	if d := p.PriorityDays[out.Decision]; d > 0 {
+		days = d
+		why = append(why, fmt.Sprintf("SLA profile %s: %s within %d days", p.Name, out.Decision, d))
+	}
 	if p.UseBOD && strings.HasPrefix(f.VulnID, "CVE-") {
 		out.Timeline = BOD2604(in)
-		days = out.Timeline.Days()
-		why = append(why, "BOD 26-04: "+out.Timeline.String())
+		if days == 0 {
+			days = out.Timeline.Days()
+			why = append(why, "BOD 26-04: "+out.Timeline.String())
+		}
 	}
 	if days == 0 {
 		if d, ok := p.SeverityDays[f.Severity]; ok && d > 0 {
@@ -352,6 +377,11 @@ func (p Profile) Validate() error {
 	for sev, d := range p.SeverityDays {
 		if d < 0 || d > 3650 {
 			return errorf("sla profile %s: %d days for %s", p.Name, d, sev)
+		}
+	}
+	for d, n := range p.PriorityDays {
+		if !d.Valid() || d == DecisionNone || n < 0 || n > 3650 {
+			return errorf("sla profile %s: %d days for decision %q", p.Name, n, d)
 		}
 	}
 	if p.EPSSPoC < 0 || p.EPSSPoC > 1 {

@@ -38,6 +38,12 @@ func TestProfiles(t *testing.T) {
 	f(cisa, Finding{VulnID: "python.lang.security.eval", Severity: report.SeverityCritical}, nil, 7, DecisionTrack)
 	// High EPSS percentile counts as a public proof of concept.
 	f(cisa, Finding{VulnID: "CVE-2024-3", Severity: report.SeverityLow, EPSS: 0.4, EPSSPercentile: 0.97}, &assets.Asset{Criticality: 4}, 120, DecisionTrackStar)
+	// Mission prevalence raises the mission impact the criticality gives:
+	// an essential low-criticality asset with a public exploit on an
+	// automatable flaw is high impact (attend), a minimal one stays low.
+	auto := Finding{VulnID: "CVE-2024-4", Severity: report.SeverityHigh, ExploitAvailable: true, CVSS3Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:L/A:N"}
+	f(cisa, auto, &assets.Asset{Criticality: 1, MissionPrevalence: assets.PrevalenceEssential}, 60, DecisionAttend)
+	f(cisa, auto, &assets.Asset{Criticality: 1, MissionPrevalence: assets.PrevalenceMinimal}, 60, DecisionTrack)
 	if _, err := ProfileNamed("fastest"); err == nil {
 		t.Fatal("unknown profile accepted")
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/wacht-soc/wacht/internal/assets"
@@ -127,7 +128,10 @@ type Finding struct {
 // Options configure the service.
 type Options struct {
 	Profile Profile
-	Log     *slog.Logger
+	// KeepMissing leaves findings a full rescan no longer shows as they
+	// are; by default they are closed as fixed.
+	KeepMissing bool
+	Log         *slog.Logger
 	// Now is the clock for due dates, expiry and breaches.
 	Now func() time.Time
 }
@@ -140,6 +144,10 @@ type Service struct {
 	now     func() time.Time
 	log     *slog.Logger
 	profile Profile
+	keep    bool
+
+	bulkMu sync.Mutex
+	bulkN  int
 }
 
 // New returns the service. b may be nil (offline tools).
@@ -153,7 +161,7 @@ func New(db *store.DB, inv *assets.Service, b *bus.Bus, o Options) *Service {
 	if o.Profile.SeverityDays == nil {
 		o.Profile = DefaultProfile()
 	}
-	s := &Service{db: db, assets: inv, bus: b, now: o.Now, log: o.Log, profile: o.Profile}
+	s := &Service{db: db, assets: inv, bus: b, now: o.Now, log: o.Log, profile: o.Profile, keep: o.KeepMissing}
 	inv.OnMerge(s.repoint)
 	return s
 }
@@ -188,7 +196,7 @@ func (s *Service) publish(ctx context.Context, e bus.Event) {
 // a finding both assets had keeps the survivor's record and the earlier
 // first seen.
 func (s *Service) repoint(ctx context.Context, tx *store.Tx, tenant, from, into string) error {
-	rows, err := tx.Query(ctx, `SELECT id, vuln_id, component FROM vuln_findings WHERE tenant = ? AND asset_id = ?`, tenant, from)
+	rows, err := tx.Query(ctx, `SELECT id, vuln_id, component FROM vuln_findings`+s.hint("vuln_findings_asset_list")+` WHERE tenant = ? AND asset_id = ?`, tenant, from)
 	if err != nil {
 		return fmt.Errorf("repoint findings of asset %s: %w", from, err)
 	}
@@ -226,7 +234,8 @@ func (s *Service) repoint(ctx context.Context, tx *store.Tx, tenant, from, into 
 		default:
 			return fmt.Errorf("repoint finding %s: %w", m.old, err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE vuln_detections SET finding_id = ? WHERE tenant = ? AND finding_id = ?`, id, tenant, m.old); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE vuln_detections SET finding_id = ?, asset_id = ? WHERE tenant = ? AND asset_id = ? AND finding_id = ?`,
+			id, into, tenant, from, m.old); err != nil {
 			return fmt.Errorf("repoint detections of %s: %w", m.old, err)
 		}
 	}

@@ -47,10 +47,24 @@
     el.dataset.drawn = "1";
     var bars = el.dataset.chart === "bars";
     var stroke = cssVar("--accent") || "#3b82f6";
+    // Several series: {x, ys: [[…], […]], labels: […]}, one colour each.
+    var ys = data.ys || [data.y];
+    var colours = [stroke, cssVar("--high") || "#c2410c", cssVar("--ok") || "#15803d"];
+    var series = [{}];
+    ys.forEach(function (_, i) {
+      series.push({
+        label: (data.labels && data.labels[i]) || el.dataset.label || "",
+        stroke: colours[i % colours.length],
+        fill: ys.length > 1 ? undefined : stroke + "55",
+        width: bars ? 0 : 2,
+        paths: bars && uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.9, 60] }) : undefined,
+        points: { show: ys.length > 1 },
+      });
+    });
     var opts = {
       width: Math.max(200, el.getBoundingClientRect().width || 600),
       height: bars ? 140 : 110,
-      legend: { show: false },
+      legend: { show: ys.length > 1 },
       cursor: { drag: { x: bars, y: false } },
       scales: { x: { time: true, range: function (u, min, max) {
         if (data.from != null && data.to != null) return [data.from, data.to];
@@ -61,17 +75,10 @@
         { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid") }, ticks: { stroke: cssVar("--grid") } },
         { stroke: cssVar("--muted"), grid: { stroke: cssVar("--grid") }, ticks: { stroke: cssVar("--grid") }, size: 50 },
       ],
-      series: [{}, {
-        label: el.dataset.label || "",
-        stroke: stroke,
-        fill: stroke + "55",
-        width: bars ? 0 : 2,
-        paths: bars && uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.9, 60] }) : undefined,
-        points: { show: false },
-      }],
+      series: series,
     };
     el.textContent = "";
-    var plot = new uPlot(opts, [data.x, data.y], el);
+    var plot = new uPlot(opts, [data.x].concat(ys), el);
     el.setAttribute("role", "img");
     el.setAttribute("aria-label", (el.dataset.label || "chart") + " over time, " + data.x.length + " points");
     charts.push({ el: el, plot: plot });
@@ -148,7 +155,8 @@
     if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (gPending) {
       gPending = false;
-      var dest = { o: "overview", a: "alerts", i: "incidents", h: "hunt", s: "settings" }[ev.key];
+      var dest = { o: "overview", a: "alerts", i: "incidents", h: "hunt", r: "rules", c: "attack", n: "intel",
+        p: "playbooks", v: "approvals", u: "audit", s: "settings" }[ev.key];
       if (dest) { location.href = prefix + dest; ev.preventDefault(); }
       return;
     }
@@ -202,6 +210,14 @@
     if (ht) ht.addEventListener("click", function () { showHelp(true); });
     var ov = document.getElementById("shortcuts");
     if (ov) ov.addEventListener("click", function (ev) { if (ev.target === ov) showHelp(false); });
+    // A group's checkbox selects (or clears) every alert of the group,
+    // for the bulk actions.
+    document.addEventListener("change", function (ev) {
+      var box = ev.target;
+      if (!box.classList || !box.classList.contains("group-all")) return;
+      var group = box.closest("details");
+      if (group) group.querySelectorAll('input[name="id"]').forEach(function (c) { c.checked = box.checked; });
+    });
     document.querySelectorAll("tr[data-href]").forEach(function (r) {
       r.addEventListener("dblclick", function () { if (r.dataset.href) location.href = r.dataset.href; });
     });
@@ -221,5 +237,16 @@
     });
     document.addEventListener("htmx:afterSettle", function (ev) { cursor = -1; enhance(ev.target || document); });
     document.addEventListener("htmx:sseMessage", function (ev) { enhance(ev.target || document); });
+    // A refused or failed action says so instead of doing nothing.
+    document.addEventListener("htmx:responseError", function (ev) {
+      var xhr = ev.detail.xhr, main = document.getElementById("main");
+      if (!main || !xhr) return;
+      var msg = xhr.status === 403 ? "Your role may not do this." :
+        xhr.status === 401 ? "This needs you to sign in again (or prove a second factor)." :
+        "The server could not do this (HTTP " + xhr.status + ").";
+      var p = document.getElementById("action-error") || document.createElement("p");
+      p.id = "action-error"; p.className = "notice error"; p.setAttribute("role", "alert"); p.textContent = msg;
+      main.insertBefore(p, main.firstChild);
+    });
   }
 })();

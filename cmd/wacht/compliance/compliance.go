@@ -41,7 +41,7 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 	// --data on every subcommand (cli.DataFlag registers a local flag).
 	cmd.PersistentFlags().StringVar(&g.Data, "data", "", "data directory (env WACHT_DATA; default ./wacht-data)")
 	cmd.AddCommand(st.frameworks(), st.checks(), st.evaluate(), st.results(), st.waiver(), st.assess(), st.soa(),
-		st.report(), st.export(), st.importCmd(), st.evidence(), st.engagement())
+		st.report(), st.export(), st.importCmd(), st.evidence(), st.engagement(), st.dashboard())
 	return cmd
 }
 
@@ -130,7 +130,7 @@ func (st *cmdState) with(ctx context.Context, fn func(*comply.Service) error) er
 		return err
 	}
 	defer db.Close()
-	svc, closeSvc, err := app.NewComply(db, cfg.Path, nil, time.Now, log)
+	svc, closeSvc, err := app.NewComply(db, cfg, nil, time.Now, log)
 	if err != nil {
 		return err
 	}

@@ -57,10 +57,71 @@ func TestComplianceCLI(t *testing.T) {
 		t.Fatal("a string for a number was accepted")
 	}
 	var ev struct {
-		Run struct{ ID string } `json:"run"`
+		Run     struct{ ID string } `json:"run"`
+		Results []struct{ Check, Subject, Status, Reason string }
 	}
 	if err := json.Unmarshal([]byte(mustRun("compliance", "evaluate", "--json", "--data", data)), &ev); err != nil || ev.Run.ID == "" {
 		t.Fatalf("evaluate: %v", err)
+	}
+	// The ATT&CK coverage check has its facts (the starter pack's rules):
+	// one result per required tactic, none an error.
+	coverage := 0
+	for _, r := range ev.Results {
+		if r.Check == "detection.attack_coverage" {
+			coverage++
+			if r.Status == "error" {
+				t.Fatalf("coverage check erred: %+v", r)
+			}
+		}
+	}
+	if coverage != 12 {
+		t.Fatalf("coverage check judged %d tactics, want 12", coverage)
+	}
+	// --at re-evaluates history: the run is stamped with that time, and
+	// the coverage facts leave out rules dated later (the starter pack is
+	// newer than 2020), so every required tactic fails then.
+	var past struct {
+		Run struct {
+			At        string `json:"at"`
+			FactsHash string `json:"facts_hash"`
+		} `json:"run"`
+		Results []struct{ Check, Status string }
+	}
+	if err := json.Unmarshal([]byte(mustRun("compliance", "evaluate", "--at", "2020-01-01T00:00:00Z", "--json", "--data", data)), &past); err != nil ||
+		!strings.HasPrefix(past.Run.At, "2020-01-01T00:00:00") {
+		t.Fatalf("evaluate --at: %+v %v", past.Run, err)
+	}
+	pastCoverage := 0
+	for _, r := range past.Results {
+		if r.Check == "detection.attack_coverage" {
+			pastCoverage++
+			if r.Status != "fail" {
+				t.Fatalf("coverage in 2020: %+v", r)
+			}
+		}
+	}
+	if pastCoverage != 12 {
+		t.Fatalf("coverage in 2020 judged %d tactics, want 12", pastCoverage)
+	}
+	var dash struct {
+		Framework             string
+		Requirements, Covered int
+		Trend                 []json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(mustRun("compliance", "dashboard", "iso27001-2022", "--json", "--data", data)), &dash); err != nil ||
+		dash.Requirements != 93 || dash.Covered == 0 || len(dash.Trend) != 1 {
+		t.Fatalf("dashboard: %+v %v", dash, err)
+	}
+	if out := mustRun("compliance", "dashboard", "iso27001-2022", "--data", data); !strings.Contains(out, "93 requirements") {
+		t.Fatalf("dashboard text: %s", out)
+	}
+	var rep struct {
+		Kind, Lang string
+		View       struct{ Rows []json.RawMessage }
+	}
+	if err := json.Unmarshal([]byte(mustRun("compliance", "report", "iso27001-soa", "--lang", "de", "--json", "--data", data)), &rep); err != nil ||
+		rep.Kind != "iso27001-soa" || rep.Lang != "de" || len(rep.View.Rows) != 93 {
+		t.Fatalf("report --json: %+v %v", rep, err)
 	}
 	var soa struct{ Rows []json.RawMessage }
 	if err := json.Unmarshal([]byte(mustRun("compliance", "soa", "--json", "--data", data)), &soa); err != nil || len(soa.Rows) != 93 {
@@ -117,5 +178,28 @@ func TestComplianceCLI(t *testing.T) {
 	out, err := run(t, "evidence", "verify", tampered)
 	if err == nil || !strings.Contains(out, "soa.json: content differs") {
 		t.Fatalf("tampered bundle: %v %s", err, out)
+	}
+}
+
+// TestReportWithoutChromium: with no browser on PATH the HTML report
+// still renders (German, umlauts intact), asking for PDF says why it is
+// missing, and the evidence bundle says it holds HTML only.
+func TestReportWithoutChromium(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	t.Setenv("WACHT_DATA", data)
+	t.Setenv("PATH", t.TempDir())
+	out, err := run(t, "compliance", "report", "iso27001-soa", "--lang", "de", "--data", data)
+	if err != nil || !strings.Contains(out, "Erklärung zur Anwendbarkeit") || !strings.Contains(out, "A.8.5") {
+		t.Fatalf("HTML report without Chromium: %v\n%.300s", err, out)
+	}
+	_, err = run(t, "compliance", "report", "iso27001-soa", "--format", "pdf", "--out", filepath.Join(t.TempDir(), "r.pdf"), "--data", data)
+	if err == nil || !strings.Contains(err.Error(), "PDF is not available") || !strings.Contains(err.Error(), "install chromium") ||
+		!strings.Contains(err.Error(), "HTML report works") {
+		t.Fatalf("PDF without Chromium: %v", err)
+	}
+	bundle := filepath.Join(t.TempDir(), "b.zip")
+	out, err = run(t, "compliance", "export", "--out", bundle, "--json", "--data", data)
+	if err != nil || !strings.Contains(out, "HTML only") {
+		t.Fatalf("export without Chromium: %v\n%s", err, out)
 	}
 }

@@ -169,6 +169,9 @@ func (st *cmdState) report() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if st.g.JSON && !cmd.Flags().Changed("format") {
+					format = "json" // --json everywhere: the report's data
+				}
 				var buf bytes.Buffer
 				switch format {
 				case "html":

@@ -1,6 +1,8 @@
 // Package entities is `wacht entities`: the riskiest users, hosts and
 // addresses with the contributions that make their scores, one entity's
-// explanation, and the behaviour anomalies.
+// explanation, and the behaviour anomalies. The same commands are also
+// `wacht risk top`, `wacht ueba explain` and `wacht ueba anomalies`; this
+// noun stays as their alias.
 package entities
 
 import (
@@ -21,12 +23,14 @@ import (
 
 // NewCommand returns `wacht entities`.
 func NewCommand(g *cli.Globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "entities", Short: "Entity risk and behaviour anomalies"}
-	cmd.AddCommand(topCommand(g), explainCommand(g), anomaliesCommand(g))
+	cmd := &cobra.Command{Use: "entities", Short: "Entity risk and behaviour anomalies (also: wacht risk, wacht ueba)"}
+	cmd.AddCommand(TopCommand(g), ExplainCommand(g), AnomaliesCommand(g))
 	return cmd
 }
 
-func get(cmd *cobra.Command, g *cli.Globals, path string, v any) (bool, error) {
+// Get fetches path from the server into v, or copies the answer to
+// stdout with --json (done is then true).
+func Get(cmd *cobra.Command, g *cli.Globals, path string, v any) (bool, error) {
 	c, err := g.Client()
 	if err != nil {
 		return false, err
@@ -43,7 +47,8 @@ func get(cmd *cobra.Command, g *cli.Globals, path string, v any) (bool, error) {
 	return false, json.NewDecoder(body).Decode(v)
 }
 
-func topCommand(g *cli.Globals) *cobra.Command {
+// TopCommand is `top`: the riskiest entities.
+func TopCommand(g *cli.Globals) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "top",
@@ -51,11 +56,11 @@ func topCommand(g *cli.Globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out []ueba.EntityRisk
-			if done, err := get(cmd, g, "/api/v1/entities?limit="+strconv.Itoa(limit), &out); done || err != nil {
+			if done, err := Get(cmd, g, "/api/v1/entities?limit="+strconv.Itoa(limit), &out); done || err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "SCORE\tENTITY\tTOP CONTRIBUTIONS")
+			fmt.Fprintln(w, "SCORE\tNORM\tENTITY\tTOP CONTRIBUTIONS")
 			for _, r := range out {
 				var parts []string
 				for i, c := range r.Contributions {
@@ -64,7 +69,7 @@ func topCommand(g *cli.Globals) *cobra.Command {
 					}
 					parts = append(parts, fmt.Sprintf("%s %s %.1f", c.Kind, c.Source, c.Points))
 				}
-				fmt.Fprintf(w, "%.1f\t%s\t%s\n", r.Score, r.Entity, strings.Join(parts, "; "))
+				fmt.Fprintf(w, "%.1f\t%.0f\t%s\t%s\n", r.Score, r.Normalized, r.Entity, strings.Join(parts, "; "))
 			}
 			return w.Flush()
 		},
@@ -74,14 +79,15 @@ func topCommand(g *cli.Globals) *cobra.Command {
 	return cmd
 }
 
-func explainCommand(g *cli.Globals) *cobra.Command {
+// ExplainCommand is `explain KIND VALUE`.
+func ExplainCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "explain KIND VALUE",
 		Short: "Explain one entity's score: contributions, baseline and recent anomalies (KIND: user, host, ip, process, cloud, source)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var p ueba.EntityProfile
-			if done, err := get(cmd, g, "/api/v1/entities/"+url.PathEscape(args[0])+"/"+url.PathEscape(args[1]), &p); done || err != nil {
+			if done, err := Get(cmd, g, "/api/v1/entities/"+url.PathEscape(args[0])+"/"+url.PathEscape(args[1]), &p); done || err != nil {
 				return err
 			}
 			fmt.Printf("%s  risk %.1f\n", p.Risk.Entity, p.Risk.Score)
@@ -109,7 +115,8 @@ func explainCommand(g *cli.Globals) *cobra.Command {
 	return cmd
 }
 
-func anomaliesCommand(g *cli.Globals) *cobra.Command {
+// AnomaliesCommand is `anomalies`.
+func AnomaliesCommand(g *cli.Globals) *cobra.Command {
 	var detector string
 	var limit int
 	cmd := &cobra.Command{
@@ -122,7 +129,7 @@ func anomaliesCommand(g *cli.Globals) *cobra.Command {
 				v.Set("detector", detector)
 			}
 			var out []ueba.Anomaly
-			if done, err := get(cmd, g, "/api/v1/anomalies?"+v.Encode(), &out); done || err != nil {
+			if done, err := Get(cmd, g, "/api/v1/anomalies?"+v.Encode(), &out); done || err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -134,7 +141,7 @@ func anomaliesCommand(g *cli.Globals) *cobra.Command {
 		},
 	}
 	g.ServerFlags(cmd)
-	cmd.Flags().StringVar(&detector, "detector", "", "only this detector (new_process, new_logon_source, rare_process, time_of_week, volume_entity, volume_source, fan_out)")
+	cmd.Flags().StringVar(&detector, "detector", "", "only this detector (new_process, new_logon_source, rare_process, time_of_week, volume_entity, volume_source, fan_out, new_country, new_asn, rare_in_peers)")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many")
 	return cmd
 }

@@ -28,7 +28,7 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "playbooks", Aliases: []string{"playbook"}, Short: "Validate, apply, run and approve SOAR playbooks"}
 	cmd.AddCommand(validateCmd())
 	for _, c := range []*cobra.Command{listCmd(g), applyCmd(g), showCmd(g), runCmd(g), runsCmd(g), approveCmd(g), retryCmd(g),
-		replayCmd(g), approvalsCmd(g), secretCmd(g)} {
+		replayCmd(g), cancelCmd(g), schedulesCmd(g), approvalsCmd(g), secretCmd(g)} {
 		g.ServerFlags(c)
 		cmd.AddCommand(c)
 	}
@@ -416,6 +416,44 @@ func replayCmd(g *cli.Globals) *cobra.Command {
 				return err
 			}
 			fmt.Printf("run %s started (replay of %s)\n", run.ID, args[0])
+			return nil
+		},
+	}
+}
+
+func cancelCmd(g *cli.Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel RUN",
+		Short: "Cancel a running run (its unfinished steps never run)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var run soar.Run
+			if err := call(cmd.Context(), g, "POST", "/api/v1/playbook-runs/"+esc(args[0])+"/cancel", "", nil, &run); err != nil || g.JSON {
+				return err
+			}
+			fmt.Printf("run %s is %s\n", run.ID, run.Status)
+			return nil
+		},
+	}
+}
+
+func schedulesCmd(g *cli.Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "schedules",
+		Short: "List scheduled playbooks and when each fires next",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out []soar.ScheduleState
+			if err := call(cmd.Context(), g, "GET", "/api/v1/playbook-schedules", "", nil, &out); err != nil || g.JSON {
+				return err
+			}
+			for _, s := range out {
+				last := "-"
+				if !s.LastAt.IsZero() {
+					last = s.LastAt.Format(time.RFC3339)
+				}
+				fmt.Printf("%-40s %-24s next %s  last %s\n", s.Playbook, s.Cron, s.NextAt.Format(time.RFC3339), last)
+			}
 			return nil
 		},
 	}

@@ -266,15 +266,15 @@ func statusCommand(g *cli.Globals) *cobra.Command {
 			}
 			sort.SliceStable(list, func(i, j int) bool { return list[i].Matches > list[j].Matches })
 			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STATE\tMATCHES\tSUPPRESSED\tEVALUATED\tEVAL MS\tLEVEL\tTITLE\tID")
+			fmt.Fprintln(tw, "STATE\tMATCHES\tSUPPRESSED\tCOLLAPSED\tEVALUATED\tEVAL MS\tLEVEL\tTITLE\tID")
 			for _, st := range list {
 				flag := ""
 				if st.Slow {
 					flag = " (slow)"
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f%s\t%s\t%s\t%s\n", st.State, st.Matches, st.Suppressed, st.Evaluated, st.EvalTimeMS, flag, st.Level, st.Title, st.ID)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f%s\t%s\t%s\t%s\n", st.State, st.Matches, st.Suppressed, st.Collapsed, st.Evaluated, st.EvalTimeMS, flag, st.Level, st.Title, st.ID)
 				if st.Error != "" {
-					fmt.Fprintf(tw, "\t\t\t\t\t\t  %s\t\n", st.Error)
+					fmt.Fprintf(tw, "\t\t\t\t\t\t\t  %s\t\n", st.Error)
 				}
 			}
 			return tw.Flush()

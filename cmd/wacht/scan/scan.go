@@ -46,7 +46,7 @@ its first bytes (EVTX, Winlogbeat/NXLog JSON, CloudTrail, syslog, access
 logs, CEF…) unless --format names it; gzip files are read too. Folders are
 walked. A table of hits by level, rule and host is printed; --json prints one
 line per match (rule id, title, level, author, tags, ATT&CK ids, event time,
-entities and the event). Progress goes to stderr.`,
+entities, the selections of the rule that matched and the event). Progress goes to stderr.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			min := detect.LevelUnknown
@@ -264,11 +264,16 @@ func (s *scanner) match(m sigma.Match) {
 			Attack   []string          `json:"attack,omitempty"`
 			Time     time.Time         `json:"time"`
 			Entities map[string]string `json:"entities,omitempty"`
-			File     string            `json:"file"`
-			Rule     string            `json:"rule_file"`
-			Event    json.RawMessage   `json:"event,omitempty"`
-			Corr     any               `json:"correlation,omitempty"`
-		}{d.RuleID, d.Title, d.Level, d.Author, d.Tags, d.Attack, d.Time, d.Entities, m.Event.Source.Peer, m.Rule.File, nil, nil}
+			// Selections are the rule's search identifiers that matched.
+			Selections []string        `json:"selections,omitempty"`
+			File       string          `json:"file"`
+			Rule       string          `json:"rule_file"`
+			Event      json.RawMessage `json:"event,omitempty"`
+			Corr       any             `json:"correlation,omitempty"`
+		}{d.RuleID, d.Title, d.Level, d.Author, d.Tags, d.Attack, d.Time, d.Entities, d.Selections, "", m.Rule.File, nil, nil}
+		if m.Event != nil {
+			line.File = m.Event.Source.Peer
+		}
 		if d.Correlation != nil {
 			line.Corr = d.Correlation
 		} else if len(d.Events) == 1 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,17 +54,32 @@ func TestScanDemoWindows(t *testing.T) {
 	rules := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var hit struct {
-			RuleID   string            `json:"rule_id"`
-			Title    string            `json:"title"`
-			Author   string            `json:"author"`
-			Attack   []string          `json:"attack"`
-			Entities map[string]string `json:"entities"`
+			RuleID     string            `json:"rule_id"`
+			Title      string            `json:"title"`
+			Author     string            `json:"author"`
+			Attack     []string          `json:"attack"`
+			Tags       []string          `json:"tags"`
+			Level      string            `json:"level"`
+			Time       time.Time         `json:"time"`
+			Entities   map[string]string `json:"entities"`
+			Selections []string          `json:"selections"`
+			Event      map[string]any    `json:"event"`
+			Corr       map[string]any    `json:"correlation"`
 		}
 		if err := json.Unmarshal([]byte(line), &hit); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
-		if hit.Author == "" || hit.RuleID == "" {
-			t.Errorf("hit without author or id: %s", line)
+		if hit.Author == "" || hit.RuleID == "" || hit.Level == "" || len(hit.Tags) == 0 || len(hit.Attack) == 0 || hit.Time.IsZero() ||
+			hit.Entities["host.name"] == "" {
+			t.Errorf("hit without author, id, level, tags, ATT&CK ids, time or host: %s", line)
+		}
+		// A detection names the selections that matched and carries the
+		// event; a correlation its group.
+		if hit.Corr == nil && (len(hit.Selections) == 0 || hit.Event == nil) {
+			t.Errorf("detection without selections or event: %s", line)
+		}
+		if hit.Title == "PowerShell with an encoded command" && !slices.Equal(hit.Selections, []string{"image", "flag"}) {
+			t.Errorf("selections %v", hit.Selections)
 		}
 		rules[hit.Title] = true
 	}

@@ -5,13 +5,11 @@ package vuln
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,15 +20,16 @@ import (
 
 	"github.com/wacht-soc/wacht/cmd/wacht/cli"
 	"github.com/wacht-soc/wacht/internal/assets"
+	"github.com/wacht-soc/wacht/internal/config"
 	"github.com/wacht-soc/wacht/internal/store"
 	"github.com/wacht-soc/wacht/internal/vuln"
 	"github.com/wacht-soc/wacht/internal/vuln/report"
 )
 
-// Default feed locations.
+// Default feed locations (vuln.feeds in the configuration overrides them).
 const (
-	DefaultKEVURL  = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
-	DefaultEPSSURL = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+	DefaultKEVURL  = vuln.DefaultKEVURL
+	DefaultEPSSURL = vuln.DefaultEPSSURL
 )
 
 // NewCommand returns `wacht vuln`.
@@ -178,7 +177,11 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 	accept.Flags().StringVar(&approver, "approver", "", "who approved the acceptance")
 	accept.Flags().DurationVar(&until, "for", 90*24*time.Hour, "how long the acceptance lasts")
 	fp := transition("false-positive ID --reason TEXT", "Mark a finding as a false positive", vuln.StateFalsePositive)
-	for _, c := range []*cobra.Command{accept, fp} {
+	triage := transition("triage ID", "Mark a finding as in triage", vuln.StateInTriage)
+	na := transition("not-affected ID --reason JUSTIFICATION", "Mark a finding as not affected (VEX justification)", vuln.StateNotAffected)
+	fixed := transition("fixed ID", "Mark a finding as fixed (verified by hand)", vuln.StateFixed)
+	reopen := transition("reopen ID", "Reopen a finding", vuln.StateReopened)
+	for _, c := range []*cobra.Command{accept, fp, triage, na, fixed, reopen} {
 		c.Flags().StringVar(&reason, "reason", "", "why")
 		add(c)
 	}
@@ -205,13 +208,17 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 	}
 	add(stats)
 
-	feed := func(use, short string, def string, imp func(*vuln.Service, context.Context, io.Reader) (int, error)) *cobra.Command {
+	feed := func(use, short string, source func(config.VulnFeeds) string, imp func(*vuln.Service, context.Context, io.Reader) (int, error)) *cobra.Command {
 		return &cobra.Command{
 			Use:   use,
 			Short: short,
 			Args:  cobra.MaximumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				src := def
+				cfg, err := g.Config()
+				if err != nil {
+					return err
+				}
+				src := source(cfg.Vuln.Feeds)
 				if len(args) == 1 {
 					src = args[0]
 				}
@@ -224,14 +231,19 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 					if err != nil {
 						return err
 					}
+					if g.JSON {
+						return json.NewEncoder(os.Stdout).Encode(map[string]any{"source": src, "entries": n})
+					}
 					fmt.Fprintf(os.Stderr, "%s: %d entries imported, findings re-prioritized\n", src, n)
 					return nil
 				})
 			},
 		}
 	}
-	add(feed("import-kev [FILE|URL]", "Import CISA's KEV catalog (JSON)", DefaultKEVURL, (*vuln.Service).ImportKEV))
-	add(feed("import-epss [FILE|URL]", "Import the daily EPSS scores (CSV, gzipped or not)", DefaultEPSSURL, (*vuln.Service).ImportEPSS))
+	add(feed("import-kev [FILE|URL]", "Import CISA's KEV catalog (JSON; default: vuln.feeds.kev_url)",
+		func(f config.VulnFeeds) string { return f.KEVURL }, (*vuln.Service).ImportKEV))
+	add(feed("import-epss [FILE|URL]", "Import the daily EPSS scores (CSV, gzipped or not; default: vuln.feeds.epss_url)",
+		func(f config.VulnFeeds) string { return f.EPSSURL }, (*vuln.Service).ImportEPSS))
 
 	importCVE := &cobra.Command{
 		Use:   "import-cve FILE|DIR...",
@@ -264,6 +276,9 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 				if err := svc.ImportCVERecords(cmd.Context(), recs); err != nil {
 					return err
 				}
+				if g.JSON {
+					return json.NewEncoder(os.Stdout).Encode(map[string]int{"records": len(recs)})
+				}
 				fmt.Fprintf(os.Stderr, "%d CVE records imported, findings re-prioritized\n", len(recs))
 				return nil
 			})
@@ -278,30 +293,31 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 		Short: "Download and import KEV and EPSS",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kev, err := Fetch(cmd.Context(), kevURL)
+			cfg, err := g.Config()
 			if err != nil {
 				return err
 			}
-			epss, err := Fetch(cmd.Context(), epssURL)
-			if err != nil {
-				return err
+			if kevURL == "" {
+				kevURL = cfg.Vuln.Feeds.KEVURL
+			}
+			if epssURL == "" {
+				epssURL = cfg.Vuln.Feeds.EPSSURL
 			}
 			return withService(cmd.Context(), g, func(svc *vuln.Service, _ *assets.Service) error {
-				nk, err := svc.ImportKEV(cmd.Context(), bytes.NewReader(kev))
+				res, err := svc.UpdateFeeds(cmd.Context(), nil, kevURL, epssURL)
 				if err != nil {
 					return err
 				}
-				ne, err := svc.ImportEPSS(cmd.Context(), bytes.NewReader(epss))
-				if err != nil {
-					return err
+				if g.JSON {
+					return json.NewEncoder(os.Stdout).Encode(res)
 				}
-				fmt.Fprintf(os.Stderr, "KEV: %d entries, EPSS: %d scores\n", nk, ne)
+				fmt.Fprintf(os.Stderr, "KEV: %d entries, EPSS: %d scores, findings re-prioritized\n", res.KEV, res.EPSS)
 				return nil
 			})
 		},
 	}
-	update.Flags().StringVar(&kevURL, "kev-url", DefaultKEVURL, "KEV catalog URL or file")
-	update.Flags().StringVar(&epssURL, "epss-url", DefaultEPSSURL, "EPSS scores URL or file")
+	update.Flags().StringVar(&kevURL, "kev-url", "", "KEV catalog URL or file (default: vuln.feeds.kev_url, "+DefaultKEVURL+")")
+	update.Flags().StringVar(&epssURL, "epss-url", "", "EPSS scores URL or file (default: vuln.feeds.epss_url, "+DefaultEPSSURL+")")
 	update.Flags().StringVar(&tenant, "tenant", "default", "tenant")
 	g.DataFlag(update)
 	feeds.AddCommand(update)
@@ -344,43 +360,7 @@ func (f *listFlags) filter() (vuln.Filter, error) {
 
 // Fetch reads a feed from a file or an http(s) URL, un-gzipping it when it
 // is compressed.
-func Fetch(ctx context.Context, src string) ([]byte, error) {
-	var data []byte
-	if strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://") {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("download %s: %w", src, err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("download %s: %s", src, resp.Status)
-		}
-		if data, err = io.ReadAll(io.LimitReader(resp.Body, 1<<30)); err != nil {
-			return nil, fmt.Errorf("download %s: %w", src, err)
-		}
-	} else {
-		var err error
-		if data, err = os.ReadFile(src); err != nil {
-			return nil, err
-		}
-	}
-	if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("gunzip %s: %w", src, err)
-		}
-		if data, err = io.ReadAll(io.LimitReader(zr, 1<<30)); err != nil {
-			return nil, fmt.Errorf("gunzip %s: %w", src, err)
-		}
-	}
-	return data, nil
-}
+func Fetch(ctx context.Context, src string) ([]byte, error) { return vuln.FetchFeed(ctx, nil, src) }
 
 func withService(ctx context.Context, g *cli.Globals, fn func(*vuln.Service, *assets.Service) error) error {
 	cfg, err := g.Config()
@@ -396,8 +376,13 @@ func withService(ctx context.Context, g *cli.Globals, fn func(*vuln.Service, *as
 		return err
 	}
 	defer db.Close()
+	opts, err := vuln.OptionsFromConfig(cfg.Vuln)
+	if err != nil {
+		return err
+	}
+	opts.Log = log
 	inv := assets.New(db, nil, time.Now, log)
-	return fn(vuln.New(db, inv, nil, vuln.Options{Log: log}), inv)
+	return fn(vuln.New(db, inv, nil, opts), inv)
 }
 
 // WithServices opens the state store of the configuration and runs fn

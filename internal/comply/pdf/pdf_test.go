@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,6 +22,9 @@ func printer(t testing.TB) *pdf.Printer {
 	t.Helper()
 	p, err := pdf.New("")
 	if err != nil {
+		if os.Getenv("WACHT_REQUIRE_CHROMIUM") != "" {
+			t.Fatalf("WACHT_REQUIRE_CHROMIUM is set: %v", err)
+		}
 		t.Skipf("no Chromium: %v", err)
 	}
 	t.Cleanup(p.Close)
@@ -82,7 +86,11 @@ func BenchmarkSoAPDF(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		if _, err := p.PDF(context.Background(), html.Bytes()); err != nil {
+		out, err := p.PDF(context.Background(), html.Bytes())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := comply.NormalizePDF(out, rep.To); err != nil { // as RenderPDF does
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +346,56 @@ func TestSTIXMarkingsAndAttack(t *testing.T) {
 	}
 	if dom == nil || dom.TLP != intel.TLPRed || len(dom.Attack) != 1 || dom.Attack[0] != "T1566" {
 		t.Errorf("domain with marking definition and ATT&CK: %+v", dom)
+	}
+}
+
+// TestMISPDistributionAndAttributeGalaxies: without TLP tags, an
+// attribute's and its object's distribution narrow the event's; an
+// attribute's own galaxy clusters and galaxy tags add ATT&CK ids.
+func TestMISPDistributionAndAttributeGalaxies(t *testing.T) {
+	doc := `{"Event": {"uuid": "5d7c0d2e-0000-4000-8000-000000000001", "info": "phishing wave", "threat_level_id": "1",
+	  "distribution": "3",
+	  "Galaxy": [{"type": "mitre-attack-pattern", "GalaxyCluster": [{"value": "Spearphishing Link", "meta": {"external_id": ["T1566.002"]}}]}],
+	  "Attribute": [
+	    {"type": "domain", "value": "all-communities.example", "to_ids": true, "distribution": "5"},
+	    {"type": "domain", "value": "org-only.example", "to_ids": true, "distribution": "0"},
+	    {"type": "ip-dst|port", "value": "198.51.100.9|4444", "to_ids": true, "distribution": "1",
+	     "Tag": [{"name": "misp-galaxy:mitre-attack-pattern=\"Non-Standard Port - T1571\""}]},
+	    {"type": "url", "value": "http://tagged.example/x", "to_ids": true, "distribution": "0", "Tag": [{"name": "tlp:green"}],
+	     "Galaxy": [{"type": "mitre-attack-pattern", "GalaxyCluster": [{"value": "Malicious Link", "tag_name": "misp-galaxy:mitre-attack-pattern=\"Malicious Link - T1204.001\""}]}]}
+	  ],
+	  "Object": [{"name": "domain-ip", "distribution": "4", "Attribute": [
+	    {"type": "domain", "object_relation": "domain", "value": "sharing-group.example", "to_ids": true, "distribution": "5"},
+	    {"type": "domain|ip", "object_relation": "domain", "value": "pair.example|203.0.113.50", "to_ids": true}
+	  ]}]
+	}}`
+	var c collect
+	if err := feeds.Read(context.Background(), "event.json", strings.NewReader(doc), feeds.Options{}, &c); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		tlp    intel.TLP
+		attack []string
+	}{
+		"all-communities.example": {intel.TLPGreen, []string{"T1566.002"}},
+		"org-only.example":        {intel.TLPAmberStrict, []string{"T1566.002"}},
+		"198.51.100.9:4444":       {intel.TLPAmber, []string{"T1566.002", "T1571"}},
+		"tagged.example/x":        {intel.TLPGreen, []string{"T1566.002", "T1204.001"}},
+		"sharing-group.example":   {intel.TLPAmber, []string{"T1566.002"}},
+		"pair.example":            {intel.TLPAmber, []string{"T1566.002"}},
+		"203.0.113.50":            {intel.TLPAmber, []string{"T1566.002"}},
+	}
+	for v, w := range want {
+		ind := c.find(v)
+		if ind == nil {
+			t.Errorf("%s not imported", v)
+			continue
+		}
+		if ind.TLP != w.tlp || !slices.Equal(ind.Attack, w.attack) || ind.Confidence != 85 {
+			t.Errorf("%s: TLP %s attack %v confidence %d, want %s %v 85", v, ind.TLP, ind.Attack, ind.Confidence, w.tlp, w.attack)
+		}
+	}
+	if len(c.inds) != len(want) {
+		t.Errorf("%d indicators, want %d", len(c.inds), len(want))
 	}
 }

@@ -43,15 +43,22 @@ var threatConfidence = map[int64]int{1: 85, 2: 70, 3: 50, 4: 50}
 
 // distributionTLP marks attributes of events without a TLP tag by how far
 // MISP was allowed to share them: your organisation only, this community,
-// connected communities, all communities, a sharing group.
-func distributionTLP(d misp.Flex) intel.TLP {
+// connected communities, all communities, a sharing group. inherit is
+// false for 5 ("inherit event", on attributes and objects) and for no
+// distribution at all.
+func distributionTLP(d misp.Flex) (tlp intel.TLP, set bool) {
+	if d == "" {
+		return intel.TLPClear, false
+	}
 	switch d.Int() {
 	case 0:
-		return intel.TLPAmberStrict
+		return intel.TLPAmberStrict, true
 	case 1, 2, 4:
-		return intel.TLPAmber
+		return intel.TLPAmber, true
+	case 5:
+		return intel.TLPClear, false
 	}
-	return intel.TLPGreen
+	return intel.TLPGreen, true
 }
 
 // ReadMISP imports the attributes of MISP events (and of their objects)
@@ -80,8 +87,8 @@ func importEvent(ctx context.Context, ev *misp.Event, o Options, sink Sink) erro
 		if t, err := intel.ParseTLP(tlp); err == nil {
 			evBase.TLP = t
 		}
-	} else if ev.Distribution != "" {
-		evBase.TLP = max(evBase.TLP, distributionTLP(ev.Distribution))
+	} else if t, ok := distributionTLP(ev.Distribution); ok {
+		evBase.TLP = max(evBase.TLP, t)
 	}
 	for _, t := range ev.Tag {
 		if !strings.HasPrefix(strings.ToLower(t.Name), "tlp:") {
@@ -91,7 +98,10 @@ func importEvent(ctx context.Context, ev *misp.Event, o Options, sink Sink) erro
 	evBase.Attack = ev.AttackIDs()
 	evBase.Description = ev.Info
 	evBase.STIXID = "misp-event--" + ev.UUID
-	add := func(a *misp.Attribute) error {
+	// objDist is the distribution of the object an attribute is in ("":
+	// none); an attribute's own distribution, then its object's, narrow
+	// the event's unless a TLP tag says otherwise.
+	add := func(a *misp.Attribute, objDist misp.Flex) error {
 		if a.Deleted.Bool() || (!a.ToIDS.Bool() && !o.MISPAllAttributes) {
 			return nil
 		}
@@ -105,6 +115,15 @@ func importEvent(ctx context.Context, ev *misp.Event, o Options, sink Sink) erro
 			if t, err := intel.ParseTLP(tlp); err == nil {
 				ind.TLP = t
 			}
+		} else if misp.TLP(ev.Tag) == "" {
+			for _, d := range [...]misp.Flex{objDist, a.Distribution} {
+				if t, ok := distributionTLP(d); ok {
+					ind.TLP = max(ind.TLP, t)
+				}
+			}
+		}
+		if ids := a.AttackIDs(); len(ids) > 0 {
+			ind.Attack = mergeIDs(slices.Clip(ind.Attack), ids)
 		}
 		for _, t := range a.Tag {
 			if !strings.HasPrefix(strings.ToLower(t.Name), "tlp:") {
@@ -138,7 +157,7 @@ func importEvent(ctx context.Context, ev *misp.Event, o Options, sink Sink) erro
 		return nil
 	}
 	for i := range ev.Attribute {
-		if err := add(&ev.Attribute[i]); err != nil {
+		if err := add(&ev.Attribute[i], ""); err != nil {
 			return err
 		}
 	}
@@ -147,19 +166,25 @@ func importEvent(ctx context.Context, ev *misp.Event, o Options, sink Sink) erro
 			continue
 		}
 		for i := range obj.Attribute {
-			a := obj.Attribute[i]
-			// Object attributes use relation types; map the common ones.
-			switch a.Type {
-			case "ip-dst", "ip-src", "domain", "hostname", "url", "md5", "sha1", "sha256", "sha512", "email-src", "email-dst":
-			default:
-				continue
-			}
-			if err := add(&a); err != nil {
+			// An object's attributes carry the same types as the event's
+			// (ip-dst, domain, sha256, ip-dst|port …; its relation names
+			// the role); unmapped types are skipped by add.
+			if err := add(&obj.Attribute[i], obj.Distribution); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// mergeIDs appends the ids of b that a lacks.
+func mergeIDs(a, b []string) []string {
+	for _, id := range b {
+		if !slices.Contains(a, id) {
+			a = append(a, id)
+		}
+	}
+	return a
 }
 
 func joinHostPort(host, port string) string {

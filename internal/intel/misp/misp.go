@@ -65,6 +65,9 @@ type Attribute struct {
 	Distribution Flex   `json:"distribution"`
 	Deleted      Flex   `json:"deleted"`
 	Tag          []Tag  `json:"Tag"`
+	// Galaxy holds the attribute's own galaxy clusters (ATT&CK techniques
+	// attached to one value).
+	Galaxy []Galaxy `json:"Galaxy"`
 }
 
 // Object groups attributes (file, domain-ip, …).
@@ -208,7 +211,13 @@ var attackID = regexp.MustCompile(`\b(T[0-9]{4}(?:\.[0-9]{3})?|TA[0-9]{4}|G[0-9]
 // AttackIDs collects the ATT&CK ids named by the event's galaxies (meta
 // external_id, or the id in the cluster's tag "Name - T1566.001") and by
 // misp-galaxy:mitre-* tags.
-func (ev *Event) AttackIDs() []string {
+func (ev *Event) AttackIDs() []string { return attackIDs(ev.Galaxy, ev.Tag) }
+
+// AttackIDs collects the ATT&CK ids of an attribute's own galaxies and
+// misp-galaxy:mitre-* tags.
+func (a *Attribute) AttackIDs() []string { return attackIDs(a.Galaxy, a.Tag) }
+
+func attackIDs(galaxies []Galaxy, tags []Tag) []string {
 	var out []string
 	add := func(id string) {
 		for _, x := range out {
@@ -218,7 +227,7 @@ func (ev *Event) AttackIDs() []string {
 		}
 		out = append(out, id)
 	}
-	for _, g := range ev.Galaxy {
+	for _, g := range galaxies {
 		if !strings.HasPrefix(g.Type, "mitre-") {
 			continue
 		}
@@ -233,7 +242,7 @@ func (ev *Event) AttackIDs() []string {
 			}
 		}
 	}
-	for _, t := range ev.Tag {
+	for _, t := range tags {
 		if strings.HasPrefix(t.Name, "misp-galaxy:mitre-") {
 			for _, id := range attackID.FindAllString(t.Name, -1) {
 				add(id)

@@ -2,7 +2,10 @@
 // relationships, attack patterns) and the STIX patterning language. Patterns
 // are parsed into a tree (Parse) that Simple reduces to plain equality
 // comparisons where it can — those become fast set lookups in the intel
-// index — and that Match evaluates against one observation otherwise.
+// index — and that Match evaluates against one observation otherwise. A
+// pattern that relates several observations (AND / FOLLOWEDBY between
+// observation expressions, WITHIN, REPEATS, START/STOP; see Temporal) is
+// evaluated over a stream of observations by a Window.
 //
 // It knows nothing of wacht's indicators or events: package intel adapts
 // both sides.
@@ -119,11 +122,11 @@ func isTypeConstraint(e compExpr) bool {
 }
 
 // Match evaluates the pattern against a single observation. Operators that
-// relate several observations in time (FOLLOWEDBY, WITHIN, REPEATS,
-// START/STOP) need correlation over many events; on one observation
-// FOLLOWEDBY is read as AND and qualifiers are ignored, so Match may be
-// true where the full semantics would wait for more events — never the
-// other way round.
+// relate several observations (AND and FOLLOWEDBY between observation
+// expressions, WITHIN, REPEATS, START/STOP) are evaluated over a stream by
+// a Window (see Temporal); on one observation Match reads FOLLOWEDBY as
+// AND and ignores qualifiers, so it may be true where the full semantics
+// would wait for more events — never the other way round.
 func (p *Pattern) Match(o Observation) bool { return p.root.match(o) }
 
 type obsExpr interface{ match(Observation) bool }

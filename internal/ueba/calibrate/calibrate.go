@@ -86,7 +86,7 @@ func FitLogistic(names []string, data []Sample, lambda float64, minPerClass int)
 	beta := make([]float64, p)
 	beta[0] = math.Log(float64(pos) / float64(len(data)-pos))
 	z := make([]float64, p)
-	for iter := 0; iter < 50; iter++ {
+	for iter := 0; iter < 100; iter++ {
 		grad := make([]float64, p)
 		hess := make([]float64, p*p)
 		for _, s := range data {
@@ -122,8 +122,17 @@ func FitLogistic(names []string, data []Sample, lambda float64, minPerClass int)
 		}
 		maxStep := 0.0
 		for k := range p {
-			beta[k] += step[k]
 			maxStep = max(maxStep, math.Abs(step[k]))
+		}
+		// Damped Newton: when most predictions saturate (many identical
+		// rows of a rare class) the Hessian nearly vanishes and a full
+		// step would throw the bias to ±10¹²; at most 2 log-odds a step.
+		scale := 1.0
+		if maxStep > 2 {
+			scale = 2 / maxStep
+		}
+		for k := range p {
+			beta[k] += scale * step[k]
 		}
 		if maxStep < 1e-8 {
 			break

@@ -4,6 +4,7 @@ package all
 import (
 	// Each registers its actions in init.
 	_ "github.com/wacht-soc/wacht/internal/soar/actions/casesact"
+	_ "github.com/wacht-soc/wacht/internal/soar/actions/execact"
 	_ "github.com/wacht-soc/wacht/internal/soar/actions/httpreq"
 	_ "github.com/wacht-soc/wacht/internal/soar/actions/intelact"
 	_ "github.com/wacht-soc/wacht/internal/soar/actions/lookup"

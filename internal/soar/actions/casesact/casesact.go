@@ -1,6 +1,6 @@
 // Package casesact holds the case actions of playbooks: case.comment,
-// case.assign, case.set_status, case.set_priority, case.add_task and
-// case.add_observable. They act on the run's incident unless `incident`
+// case.assign, case.set_status, case.set_priority, case.add_task,
+// case.add_observable and case.link. They act on the run's incident unless `incident`
 // names another one of the tenant.
 package casesact
 
@@ -19,6 +19,7 @@ func init() {
 		"case.set_priority":   func() soar.Action { return new(SetPriority) },
 		"case.add_task":       func() soar.Action { return new(AddTask) },
 		"case.add_observable": func() soar.Action { return new(AddObservable) },
+		"case.link":           func() soar.Action { return new(Link) },
 	} {
 		soar.RegisterAction(soar.ActionInfo{ID: soar.ActionPrefix + id, New: f, SideEffects: true})
 	}
@@ -159,6 +160,32 @@ func (a *AddObservable) Run(ctx context.Context, call *soar.Call) (any, error) {
 	return map[string]any{"incident": id}, c.AddObservable(ctx, call.Tenant, id, a.Kind, a.Value, call.Actor())
 }
 
+// Link is case.link: it records on both incidents that they are related.
+type Link struct {
+	Target
+	To     string `json:"to"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Validate implements soar.Validator.
+func (a *Link) Validate() error { return required(a.To, "to") }
+
+// Run implements soar.Action.
+func (a *Link) Run(ctx context.Context, call *soar.Call) (any, error) {
+	c, id, err := a.resolve(call)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := c.(soar.CaseLinker)
+	if !ok {
+		return nil, soar.Permanent(soar.ErrUnavailable)
+	}
+	if a.To == id {
+		return nil, soar.Permanent(errors.New("an incident cannot be linked to itself"))
+	}
+	return map[string]any{"incident": id, "linked": a.To}, l.Link(ctx, call.Tenant, id, a.To, a.Reason, call.Actor())
+}
+
 func required(v, name string) error {
 	if v == "" {
 		return errors.New(name + " is required")
@@ -175,4 +202,6 @@ var (
 	_ soar.Action    = (*AddTask)(nil)
 	_ soar.Action    = (*AddObservable)(nil)
 	_ soar.Validator = (*AddObservable)(nil)
+	_ soar.Action    = (*Link)(nil)
+	_ soar.Validator = (*Link)(nil)
 )

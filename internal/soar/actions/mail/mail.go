@@ -1,20 +1,20 @@
 // Package mail holds email.send: a plain-text mail through an SMTP server
-// (STARTTLS when asked, PLAIN authentication), using the standard
-// library's SMTP client. The server must be on the node's allow-list of
-// outgoing hosts, and the message id is derived from the step's
-// idempotency key so that receivers can drop a redelivery.
+// (STARTTLS when asked, PLAIN authentication) sent with
+// github.com/wneessen/go-mail. The server must be on the node's
+// allow-list of outgoing hosts, and the message id is derived from the
+// step's idempotency key so that receivers can drop a redelivery.
 package mail
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"mime"
 	"net"
-	"net/smtp"
+	"strconv"
 	"strings"
 	"time"
+
+	gomail "github.com/wneessen/go-mail"
 
 	"github.com/wacht-soc/wacht/internal/soar"
 )
@@ -51,65 +51,47 @@ func (s *Send) Validate() error {
 
 // Run implements soar.Action.
 func (s *Send) Run(ctx context.Context, call *soar.Call) (any, error) {
-	host, _, err := net.SplitHostPort(s.Server)
-	if err != nil {
+	host, portText, err := net.SplitHostPort(s.Server)
+	port, perr := strconv.Atoi(portText)
+	if err != nil || perr != nil || port <= 0 || port > 65535 {
 		return nil, soar.Permanent(fmt.Errorf("server %q: want host:port", s.Server))
 	}
 	if _, err := call.Deps.CheckURL("http://" + s.Server); err != nil {
 		return nil, err // the allow-list is by host; the scheme does not matter
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", s.Server)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", s.Server, err)
+	msgID := strings.NewReplacer("/", ".", ":", ".").Replace(call.IdempotencyKey) + "@wacht"
+	m := gomail.NewMsg()
+	if err := m.From(s.From); err != nil {
+		return nil, soar.Permanent(fmt.Errorf("from %q: %w", s.From, err))
 	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	} else {
-		_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	if err := m.To(s.To...); err != nil {
+		return nil, soar.Permanent(fmt.Errorf("to %v: %w", s.To, err))
 	}
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		return nil, fmt.Errorf("smtp %s: %w", s.Server, err)
-	}
-	defer c.Close()
+	m.Subject(s.Subject)
+	m.SetMessageIDWithValue(msgID)
+	m.SetDateWithValue(call.Now.UTC())
+	m.SetBodyString(gomail.TypeTextPlain, s.Body)
+
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTLSPolicy(gomail.NoTLS), gomail.WithHELO("wacht")}
 	if s.StartTLS {
-		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
-			return nil, fmt.Errorf("starttls %s: %w", s.Server, err)
-		}
+		opts[1] = gomail.WithTLSPolicy(gomail.TLSMandatory)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		opts = append(opts, gomail.WithTimeout(max(time.Until(dl), time.Second)))
+	} else {
+		opts = append(opts, gomail.WithTimeout(2*time.Minute))
 	}
 	if s.Username != "" {
-		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, host)); err != nil {
-			return nil, soar.Permanent(fmt.Errorf("smtp authentication at %s: %w", s.Server, err))
-		}
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(s.Username), gomail.WithPassword(s.Password))
 	}
-	if err := c.Mail(s.From); err != nil {
-		return nil, fmt.Errorf("smtp MAIL FROM: %w", err)
-	}
-	for _, to := range s.To {
-		if err := c.Rcpt(to); err != nil {
-			return nil, fmt.Errorf("smtp RCPT TO %s: %w", to, err)
-		}
-	}
-	w, err := c.Data()
+	c, err := gomail.NewClient(host, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("smtp DATA: %w", err)
+		return nil, soar.Permanent(fmt.Errorf("smtp %s: %w", s.Server, err))
 	}
-	msgID := "<" + strings.NewReplacer("/", ".", ":", ".").Replace(call.IdempotencyKey) + "@wacht>"
-	var b strings.Builder
-	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: %s\r\n", s.From, strings.Join(s.To, ", "),
-		mime.QEncoding.Encode("utf-8", s.Subject), call.Now.UTC().Format(time.RFC1123Z), msgID)
-	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
-	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(s.Body, "\r\n", "\n"), "\n", "\r\n"))
-	if _, err := w.Write([]byte(b.String())); err != nil {
-		return nil, fmt.Errorf("smtp write: %w", err)
+	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+		return nil, fmt.Errorf("smtp %s: %w", s.Server, err)
 	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("smtp end of data: %w", err)
-	}
-	_ = c.Quit()
-	return map[string]any{"message_id": msgID, "recipients": len(s.To)}, nil
+	return map[string]any{"message_id": "<" + msgID + ">", "recipients": len(s.To)}, nil
 }
 
 var (
