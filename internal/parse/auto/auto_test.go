@@ -15,20 +15,15 @@ import (
 	"github.com/wacht-soc/wacht/internal/parse"
 	_ "github.com/wacht-soc/wacht/internal/parse/all"
 	"github.com/wacht-soc/wacht/internal/parse/auto"
+	"github.com/wacht-soc/wacht/internal/parse/parsetest"
 )
 
+// shared finds rel in the shared data (skipping when it is not here).
 func shared(t testing.TB, rel string) string {
 	t.Helper()
-	root := os.Getenv("WACHT_SHARED")
-	if root == "" {
-		root = "../../../../shared"
-	}
-	p := filepath.Join(root, rel)
+	p := filepath.Join(parsetest.Shared(t), rel)
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("WACHT_REQUIRE_SHARED") != "" {
-			t.Fatalf("shared data %s: %v", rel, err)
-		}
-		t.Skipf("shared data %s not here", rel)
+		t.Skipf("shared data %s: %v", rel, err)
 	}
 	return p
 }
