@@ -64,7 +64,7 @@ func parseRecord(line []byte) (*record, error) {
 	if i < 0 {
 		return nil, errors.New("no type= in record")
 	}
-	r := &record{}
+	r := &record{pairs: make([][2]string, 0, 32)}
 	j := strings.IndexByte(s[i:], ' ')
 	if j < 0 {
 		return nil, fmt.Errorf("record at byte %d: nothing after type", i)
@@ -137,6 +137,9 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	return nil
 }
 
+// messageKeys are the fields an event's message shows, in order.
+var messageKeys = []string{"exe", "EXECVE.a0", "proctitle", "PROCTITLE.proctitle", "acct", "op", "res", "success"}
+
 func fill(ev *event.Event, recs []*record) {
 	first := recs[0]
 	ev.Time = first.time
@@ -159,10 +162,14 @@ func fill(ev *event.Event, recs []*record) {
 		}
 	}
 	var msg strings.Builder
+	msg.Grow(128)
 	msg.WriteString(first.typ)
-	for _, k := range []string{"exe", "EXECVE.a0", "proctitle", "PROCTITLE.proctitle", "acct", "op", "res", "success"} {
+	for _, k := range messageKeys {
 		if v := ev.GetString(k); v != "" {
-			msg.WriteString(" " + k + "=" + v)
+			msg.WriteByte(' ')
+			msg.WriteString(k)
+			msg.WriteByte('=')
+			msg.WriteString(v)
 		}
 	}
 	ev.Message = msg.String()

@@ -98,11 +98,27 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	if !utf8.Valid(line) {
 		line = bytes.ToValidUTF8(line, []byte("\uFFFD"))
 	}
-	vals := strings.Fields(string(line))
+	// Split on the stack (W3C lines rarely have more than 64 fields); the
+	// values are slices of one string.
+	var vbuf [64]string
+	vals := vbuf[:0]
+	rest := string(line)
+	for {
+		rest = strings.TrimLeft(rest, " \t")
+		if rest == "" {
+			break
+		}
+		end := strings.IndexAny(rest, " \t")
+		if end < 0 {
+			end = len(rest)
+		}
+		vals = append(vals, rest[:end])
+		rest = rest[end:]
+	}
 	if len(vals) != len(p.fields) {
 		return fmt.Errorf("%d values for %d fields", len(vals), len(p.fields))
 	}
-	var date, clock string
+	var date, clock, method, stem, status string
 	for i, name := range p.fields {
 		v := vals[i]
 		switch name {
@@ -114,22 +130,31 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 		if v == "-" {
 			continue
 		}
-		if name == "cs-user-agent" {
+		switch name {
+		case "cs-user-agent":
 			// IIS writes spaces in the user agent as '+'.
 			v = strings.ReplaceAll(v, "+", " ")
+		case "cs-method":
+			method = v
+		case "cs-uri-stem":
+			stem = v
+		case "sc-status":
+			status = v
 		}
 		ev.Add(name, event.String(v))
 	}
 	if date != "" && clock != "" {
-		t, n, _, err := timestamp.ISO([]byte(date+"T"+clock), time.UTC)
-		if err != nil || n != len(date)+1+len(clock) {
+		var tbuf [48]byte
+		ts := append(append(append(tbuf[:0], date...), 'T'), clock...)
+		t, n, _, err := timestamp.ISO(ts, time.UTC)
+		if err != nil || n != len(ts) {
 			return fmt.Errorf("date %q time %q: not a W3C date and time", date, clock)
 		}
 		ev.Time = t.UTC()
 	}
 	Entities(ev)
 	ev.LogSource = normalize.Source("webserver")
-	ev.Message = strings.TrimSpace(ev.GetString("cs-method") + " " + ev.GetString("cs-uri-stem") + " " + ev.GetString("sc-status"))
+	ev.Message = strings.TrimSpace(method + " " + stem + " " + status)
 	return nil
 }
 
