@@ -40,7 +40,11 @@ func init() {
 }
 
 // Parser parses audit records; it holds no state.
-type Parser struct{}
+type Parser struct {
+	// scratch is reused by Parse (one record per call); ParseAll, which
+	// keeps records to join them, makes its own.
+	scratch record
+}
 
 // record is one parsed audit line.
 type record struct {
@@ -55,28 +59,37 @@ type record struct {
 var hexKeys = map[string]bool{"proctitle": true, "name": true, "exe": true, "comm": true, "cmd": true, "data": true, "cwd": true, "path": true, "acct": true, "key": true, "old": true, "new": true}
 
 func parseRecord(line []byte) (*record, error) {
+	r := &record{}
+	if err := r.parse(line); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// parse reads one audit line into r, reusing r's pair storage.
+func (r *record) parse(line []byte) error {
+	*r = record{pairs: r.pairs[:0]}
 	b := bytes.TrimRight(line, "\r\n")
 	if !utf8.Valid(b) {
-		return nil, errors.New("invalid UTF-8")
+		return errors.New("invalid UTF-8")
 	}
 	s := string(b)
 	i := strings.Index(s, "type=")
 	if i < 0 {
-		return nil, errors.New("no type= in record")
+		return errors.New("no type= in record")
 	}
-	r := &record{pairs: make([][2]string, 0, 32)}
 	j := strings.IndexByte(s[i:], ' ')
 	if j < 0 {
-		return nil, fmt.Errorf("record at byte %d: nothing after type", i)
+		return fmt.Errorf("record at byte %d: nothing after type", i)
 	}
 	r.typ = s[i+5 : i+j]
 	m := strings.Index(s, "msg=audit(")
 	if m < 0 {
-		return nil, errors.New("no msg=audit(…) in record")
+		return errors.New("no msg=audit(…) in record")
 	}
 	end := strings.Index(s[m:], ")")
 	if end < 0 {
-		return nil, fmt.Errorf("msg at byte %d: audit(…) not closed", m)
+		return fmt.Errorf("msg at byte %d: audit(…) not closed", m)
 	}
 	stamp := s[m+10 : m+end]
 	ts, serial, ok := strings.Cut(stamp, ":")
@@ -84,7 +97,7 @@ func parseRecord(line []byte) (*record, error) {
 	sec, err := strconv.ParseInt(secText, 10, 64)
 	frac, ferr := strconv.ParseInt((fracText + "000000000")[:9], 10, 64)
 	if !ok || err != nil || ferr != nil {
-		return nil, fmt.Errorf("msg at byte %d: bad timestamp %q", m+10, stamp)
+		return fmt.Errorf("msg at byte %d: bad timestamp %q", m+10, stamp)
 	}
 	r.time = time.Unix(sec, frac).UTC()
 	r.serial = serial
@@ -101,7 +114,7 @@ func parseRecord(line []byte) (*record, error) {
 		r.pairs = append(r.pairs, [2]string{k, v})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("fields at byte %d: %w", m+end+1, err)
+		return fmt.Errorf("fields at byte %d: %w", m+end+1, err)
 	}
 	// decode hex values: they were unquoted in the text
 	for idx := range r.pairs {
@@ -112,7 +125,7 @@ func parseRecord(line []byte) (*record, error) {
 			}
 		}
 	}
-	return r, nil
+	return nil
 }
 
 // decodeHex decodes v when it appeared unquoted as k=v in text and is hex.
@@ -129,11 +142,12 @@ func decodeHex(text, k, v string) (string, bool) {
 
 // Parse reads one record into ev.
 func (p *Parser) Parse(rec []byte, ev *event.Event) error {
-	r, err := parseRecord(rec)
-	if err != nil {
+	r := &p.scratch
+	if err := r.parse(rec); err != nil {
 		return err
 	}
-	fill(ev, []*record{r})
+	one := [1]*record{r}
+	fill(ev, one[:])
 	return nil
 }
 
