@@ -46,6 +46,41 @@ const IISDefault = "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-
 // serves one stream (and one goroutine).
 type Parser struct {
 	fields []string
+	// slots maps each field to its ECS output (ecsOut index), or -1:
+	// worked out once per #Fields header, not per record.
+	slots []int
+}
+
+// ecsOut are the ECS fields of a W3C record, in the order Entities adds
+// them; port and status become numbers.
+var ecsOut = [...]struct{ ecs, from string }{
+	{normalize.SourceIP, "c-ip"},
+	{normalize.UserName, "cs-username"},
+	{normalize.DestIP, "s-ip"},
+	{normalize.DestPort, "s-port"},
+	{normalize.HostName, "s-computername"},
+	{"url.domain", "cs-host"},
+	{"url.path", "cs-uri-stem"},
+	{"url.query", "cs-uri-query"},
+	{"http.request.method", "cs-method"},
+	{"http.request.referrer", "cs-referer"},
+	{"user_agent.original", "cs-user-agent"},
+	{"http.response.status_code", "sc-status"},
+}
+
+// setFields installs a header's field list and its ECS slots.
+func (p *Parser) setFields(f []string) {
+	p.fields = f
+	p.slots = make([]int, len(f))
+	for i, name := range f {
+		p.slots[i] = -1
+		for k, o := range ecsOut {
+			if o.from == name {
+				p.slots[i] = k
+				break
+			}
+		}
+	}
 }
 
 // New returns a parser that assumes the IIS default fields until a header
@@ -57,7 +92,7 @@ func New() *Parser {
 }
 
 // Reset returns to the IIS default fields (parse.Stateful).
-func (p *Parser) Reset() { p.fields = FieldNames(IISDefault) }
+func (p *Parser) Reset() { p.setFields(FieldNames(IISDefault)) }
 
 // FieldNames turns a "#Fields:" list into the field names used on events.
 func FieldNames(list string) []string {
@@ -91,7 +126,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 			if len(f) == 0 {
 				return errors.New("#Fields: directive without fields")
 			}
-			p.fields = f
+			p.setFields(f)
 		}
 		return parse.ErrNoEvent
 	}
@@ -103,22 +138,23 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	var vbuf [64]string
 	vals := vbuf[:0]
 	rest := string(line)
-	for {
-		rest = strings.TrimLeft(rest, " \t")
-		if rest == "" {
-			break
+	for i := 0; i < len(rest); {
+		for i < len(rest) && (rest[i] == ' ' || rest[i] == '\t') {
+			i++
 		}
-		end := strings.IndexAny(rest, " \t")
-		if end < 0 {
-			end = len(rest)
+		start := i
+		for i < len(rest) && rest[i] != ' ' && rest[i] != '\t' {
+			i++
 		}
-		vals = append(vals, rest[:end])
-		rest = rest[end:]
+		if i > start {
+			vals = append(vals, rest[start:i])
+		}
 	}
 	if len(vals) != len(p.fields) {
 		return fmt.Errorf("%d values for %d fields", len(vals), len(p.fields))
 	}
 	var date, clock, method, stem, status string
+	var ecs [len(ecsOut)]string // first value of each ECS source ("" when absent)
 	for i, name := range p.fields {
 		v := vals[i]
 		switch name {
@@ -142,6 +178,9 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 			status = v
 		}
 		ev.Add(name, event.String(v))
+		if k := p.slots[i]; k >= 0 && ecs[k] == "" {
+			ecs[k] = v
+		}
 	}
 	if date != "" && clock != "" {
 		var tbuf [48]byte
@@ -152,7 +191,17 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 		}
 		ev.Time = t.UTC()
 	}
-	Entities(ev)
+	for k, v := range ecs {
+		switch {
+		case v == "":
+		case ecsOut[k].from == "s-port" || ecsOut[k].from == "sc-status":
+			if n, err := strconv.Atoi(v); err == nil {
+				ev.Add(ecsOut[k].ecs, event.Int(int64(n)))
+			}
+		default:
+			ev.Add(ecsOut[k].ecs, event.String(v))
+		}
+	}
 	ev.LogSource = normalize.Source("webserver")
 	ev.Message = strings.TrimSpace(method + " " + stem + " " + status)
 	return nil
