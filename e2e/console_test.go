@@ -311,6 +311,113 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("revoke said %q", text)
 	}
 
+	// Saved views: save the queue's filters and grouping under a name,
+	// open the plain queue, re-apply the view from its link, delete it.
+	var viewHref string
+	var grouped bool
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/console/alerts?severity=high&group=rule"),
+		chromedp.WaitVisible(`[data-testid=saved-views] form.save-view input[name=name]`),
+		chromedp.SendKeys(`[data-testid=saved-views] form.save-view input[name=name]`, "e2e high by rule"),
+		chromedp.Click(`[data-testid=saved-views] form.save-view button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=alerts-message]`),
+		chromedp.Text(`[data-testid=alerts-message]`, &text),
+	)
+	if err != nil {
+		t.Fatalf("save a view: %v (problems %v)", err, problems)
+	}
+	if !strings.Contains(text, "View e2e high by rule saved") {
+		t.Errorf("saving the view said %q", text)
+	}
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/console/alerts"),
+		chromedp.WaitVisible(`[data-testid=view-link]`),
+		chromedp.AttributeValue(`[data-testid=view-link]`, "href", &viewHref, nil),
+		chromedp.Click(`[data-testid=view-link]`),
+		chromedp.WaitVisible(`.view.current`),
+		chromedp.Location(&url),
+		chromedp.Evaluate(`document.querySelectorAll("#alert-queue details.group").length > 0 &&
+			document.querySelector('select[name=severity]').value === "high"`, &grouped),
+		shot("10c-saved-view-applied"), csp,
+		chromedp.Click(`.view.current form button`),
+		chromedp.WaitVisible(`[data-testid=alerts-message]`),
+		chromedp.Text(`[data-testid=alerts-message]`, &text),
+	)
+	if err != nil {
+		t.Fatalf("apply and delete a view: %v (problems %v)", err, problems)
+	}
+	if !strings.Contains(url, "group=rule") || !strings.Contains(url, "severity=high") || !grouped {
+		t.Errorf("the view applied %s (grouped and filtered: %v), want high alerts grouped by rule", url, grouped)
+	}
+	if !strings.Contains(text, "View e2e high by rule deleted") {
+		t.Errorf("deleting the view said %q", text)
+	}
+
+	// Hunt: save the query as a Sigma rule draft, copy and download it.
+	var draft, downloaded string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/console/hunt?q=user.name%3Aalice+failed&range=24h"),
+		chromedp.WaitVisible(`[data-testid=rule-draft-link]`),
+		chromedp.Click(`[data-testid=rule-draft-link]`),
+		chromedp.WaitVisible(`[data-testid=rule-draft]`),
+		chromedp.Text(`[data-testid=rule-draft]`, &draft),
+		chromedp.Click(`[data-testid=draft-copy]`),
+		chromedp.Poll(`document.getElementById("copy-status").textContent !== ""`, nil),
+		chromedp.Evaluate(`fetch(document.querySelector("[data-testid=draft-download]").href).then(r => r.text())`, &downloaded,
+			func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+		shot("10d-rule-draft"), csp,
+	)
+	if err != nil {
+		t.Fatalf("rule draft: %v (problems %v)", err, problems)
+	}
+	for _, want := range []string{"status: experimental", "author: alice", "user.name: alice", "- failed", "condition: selection and keywords"} {
+		if !strings.Contains(draft, want) {
+			t.Errorf("rule draft lacks %q:\n%s", want, draft)
+		}
+	}
+	if !strings.Contains(downloaded, "user.name: alice") {
+		t.Errorf("downloaded draft: %q", downloaded)
+	}
+
+	// Admin: create a custom role, see it listed, delete it (alice's
+	// second factor is still fresh); the tenants view lists her tenant.
+	var gone bool
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/console/settings/roles"),
+		chromedp.WaitVisible(`[data-testid=role-form]`),
+		chromedp.SendKeys(`[data-testid=role-form] input[name=name]`, "e2e-triager"),
+		chromedp.SendKeys(`[data-testid=role-form] input[name=description]`, "reads alerts and incidents"),
+		chromedp.SendKeys(`[data-testid=role-form] textarea[name=grants]`, "alerts:read cases:read"),
+		chromedp.Click(`[data-testid=role-form] button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=roles] tr[data-role="e2e-triager"]`),
+		chromedp.Text(`[data-testid=notice]`, &text),
+		shot("10e-role-created"), csp,
+	)
+	if err != nil {
+		t.Fatalf("create a role: %v (problems %v)", err, problems)
+	}
+	if !strings.Contains(text, "Role e2e-triager saved") {
+		t.Errorf("creating the role said %q", text)
+	}
+	if _, b, _ := n.do("GET", "/api/v1/roles", auth, nil); !strings.Contains(string(b), `"name":"e2e-triager"`) {
+		t.Errorf("the API does not list the new role: %s", b)
+	}
+	err = chromedp.Run(ctx,
+		chromedp.Click(`[data-testid=roles] tr[data-role="e2e-triager"] form button`),
+		chromedp.WaitVisible(`[data-testid=notice]`),
+		chromedp.Text(`[data-testid=notice]`, &text),
+		chromedp.Evaluate(`document.querySelector('[data-testid=roles] tr[data-role="e2e-triager"]') === null`, &gone),
+		chromedp.Navigate(base+"/console/settings/tenants"),
+		chromedp.WaitVisible(`[data-testid=tenants] tr[data-tenant]`),
+		shot("10f-tenants"), csp,
+	)
+	if err != nil {
+		t.Fatalf("delete a role: %v (problems %v)", err, problems)
+	}
+	if !strings.Contains(text, "Role e2e-triager deleted") || !gone {
+		t.Errorf("deleting the role said %q (row gone: %v)", text, gone)
+	}
+
 	// From the incident: flag it for NIS2 (the clocks start) and run the
 	// playbook on it; both show on its page.
 	err = chromedp.Run(ctx,

@@ -26,6 +26,7 @@ func startConsole(ctx context.Context, env *Env) (func(), error) {
 		Users: auth.NewUsers(env.DB, auth.UsersOptions{Now: env.Now, Log: log,
 			ValidRole: func(r string) bool { return api.Allowed(r, api.PermSession) || r == api.RoleIngest }}),
 		Tokens:  auth.NewTokenStore(env.DB, env.Now),
+		DB:      env.DB,
 		Bus:     env.Bus,
 		Health:  func() console.Health { return consoleHealth(a) },
 		Metrics: func(w io.Writer) { a.Metrics.WritePrometheus(w) },

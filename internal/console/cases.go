@@ -32,6 +32,11 @@ type alertsData struct {
 	Alerts     []cases.Alert
 	Groups     []alertGroup
 	Message    string
+	// Views are the caller's saved views; View the one applied; CanSave
+	// whether views can be saved here (a state database is wired).
+	Views   []savedView
+	View    string
+	CanSave bool
 }
 
 // alertGroup is alerts sharing a key, with their count.
@@ -44,7 +49,13 @@ func (s *Service) alerts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := alertsData{Severity: q.Get("severity"), Group: q.Get("group"), Groupings: alertGroupings,
 		Severities: []cases.Severity{cases.SevCritical, cases.SevHigh, cases.SevMedium, cases.SevLow, cases.SevInformational},
-		Message:    q.Get("msg")}
+		Message:    q.Get("msg"), View: q.Get("view"), CanSave: s.o.DB != nil}
+	views, err := s.alertViews(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Views = views
 	f := cases.AlertFilter{Limit: alertsLimit}
 	if d.Severity != "" {
 		sev, err := cases.ParseSeverity(d.Severity)

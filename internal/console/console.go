@@ -44,6 +44,7 @@ import (
 	"github.com/wacht-soc/wacht/internal/bus"
 	"github.com/wacht-soc/wacht/internal/cases"
 	"github.com/wacht-soc/wacht/internal/eventstore"
+	"github.com/wacht-soc/wacht/internal/store"
 	"github.com/wacht-soc/wacht/web"
 )
 
@@ -81,6 +82,9 @@ type Options struct {
 	// Users and Tokens add the settings pages that list them.
 	Users  *auth.Users
 	Tokens *auth.TokenStore
+	// DB is the state database: saved views of the alert queue, and the
+	// tenants overview of the admin pages. Nil leaves them out.
+	DB *store.DB
 	// Bus pushes live updates (alerts, incidents) to open overviews.
 	Bus *bus.Bus
 	// Health describes the node; Metrics writes its metrics set as
@@ -249,6 +253,7 @@ func (s *Service) Routes() []api.Route {
 		{Pattern: "GET " + p + "overview/live", Perm: api.PermStatusRead, Handler: s.overviewLive},
 		{Pattern: "GET " + p + "overview/trends", Perm: api.PermStatusRead, Handler: s.overviewTrends},
 		{Pattern: "GET " + p + "hunt", Perm: api.PermEventsRead, Handler: s.hunt},
+		{Pattern: "GET " + p + "hunt/rule-draft", Perm: api.PermEventsRead, Handler: s.ruleDraft},
 		{Pattern: "GET " + p + "settings", Perm: api.PermSession, Handler: s.settings},
 	}
 	if s.o.Users != nil {
@@ -257,6 +262,7 @@ func (s *Service) Routes() []api.Route {
 	if s.o.API != nil {
 		rs = append(rs, s.adminWriteRoutes()...)
 	}
+	rs = append(rs, s.settingsAdminRoutes()...)
 	if s.o.Tokens != nil {
 		rs = append(rs, api.Route{Pattern: "GET " + p + "settings/tokens", Perm: api.PermTokensRead, Handler: s.tokens})
 	}
@@ -271,6 +277,9 @@ func (s *Service) Routes() []api.Route {
 		)
 		rs = append(rs, s.incidentWriteRoutes()...)
 		rs = append(rs, s.exceptionRoutes()...)
+		if s.o.DB != nil {
+			rs = append(rs, s.viewRoutes()...)
+		}
 	}
 	if s.o.API != nil {
 		rs = append(rs, s.playbookRoutes()...)

@@ -138,10 +138,10 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 	s := api.New(api.Deps{Auth: ids, Store: f.events, Log: log, PublicPaths: []string{"/healthz"}})
 	s.UseAccess(api.AccessHooks{Sessions: ids, Now: clock})
 	f.mountDomains(t, db, s, clock, log)
-	s.Mount(api.AccessRoutes(&api.AccessService{Users: users, Tokens: tokens, DB: db, Now: clock, Log: log})...)
+	s.Mount(api.AccessRoutes(&api.AccessService{Users: users, Tokens: tokens, DB: db, Now: clock, Log: log, Roles: auth.NewRoles(db)})...)
 	ticks := make(chan time.Time)
 	var err error
-	f.console, err = New(Options{Events: f.events, Cases: f.cases, Users: users, Tokens: tokens, Now: clock, Log: log, API: s,
+	f.console, err = New(Options{Events: f.events, Cases: f.cases, Users: users, Tokens: tokens, DB: db, Now: clock, Log: log, API: s,
 		Health: func() Health { return Health{Version: "test", Ready: "ready", Retention: "7d", StoreRows: 42} },
 		Metrics: func(w io.Writer) {
 			_, _ = io.WriteString(w, `wacht_store_events_written_total 100

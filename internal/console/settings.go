@@ -22,6 +22,9 @@ type settingsData struct {
 	Message   string
 	RoleNames []string
 	CanWrite  bool
+	// RolesTab and TenantsTab are the roles and tenants tabs (roles.go).
+	RolesTab   rolesData
+	TenantsTab tenantsData
 }
 
 func (s *Service) settings(w http.ResponseWriter, r *http.Request) {

@@ -218,6 +218,22 @@
       var group = box.closest("details");
       if (group) group.querySelectorAll('input[name="id"]').forEach(function (c) { c.checked = box.checked; });
     });
+    // Copy buttons: data-copy names the element whose text to copy.
+    document.addEventListener("click", function (ev) {
+      var btn = ev.target.closest && ev.target.closest("[data-copy]");
+      if (!btn) return;
+      var src = document.querySelector(btn.dataset.copy), st = document.getElementById("copy-status");
+      if (!src) return;
+      var say = function (m) { if (st) st.textContent = m; };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(src.textContent).then(function () { say("copied"); },
+          function () { say("copy refused by the browser: select the text and press Ctrl+C"); });
+      } else {
+        var range = document.createRange(); range.selectNodeContents(src);
+        var sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+        say("selected: press Ctrl+C to copy");
+      }
+    });
     document.querySelectorAll("tr[data-href]").forEach(function (r) {
       r.addEventListener("dblclick", function () { if (r.dataset.href) location.href = r.dataset.href; });
     });
