@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // DefaultTenant is the tenant of events that name none.
@@ -203,8 +204,8 @@ func (k Kind) String() string {
 type Value struct {
 	kind Kind
 	s    string
-	n    uint64   // int64 bits, float64 bits, bool, or unix nanoseconds
-	arr  *[]Value // a pointer keeps Value at 40 bytes; arrays are rare
+	n    uint64 // int64 bits, float64 bits, bool, unix nanoseconds, or array length
+	arr  *Value // first element of an array: Value stays at 40 bytes, an array costs no header allocation
 }
 
 // String makes a string value.
@@ -229,7 +230,12 @@ func Bool(b bool) Value {
 func Time(t time.Time) Value { return Value{kind: KindTime, n: uint64(t.UnixNano())} }
 
 // Array makes an array value.
-func Array(vs []Value) Value { return Value{kind: KindArray, arr: &vs} }
+func Array(vs []Value) Value {
+	if len(vs) == 0 {
+		return Value{kind: KindArray}
+	}
+	return Value{kind: KindArray, arr: &vs[0], n: uint64(len(vs))}
+}
 
 // Null is the null value.
 func Null() Value { return Value{} }
@@ -289,10 +295,13 @@ func (v Value) Time() time.Time {
 
 // Array returns the elements of an array value.
 func (v Value) Array() []Value {
-	if v.arr == nil {
+	if v.kind != KindArray {
 		return nil
 	}
-	return *v.arr
+	if v.arr == nil {
+		return []Value{}
+	}
+	return unsafe.Slice(v.arr, v.n)
 }
 
 // String renders the value as text, the way it is stored and matched:

@@ -65,13 +65,14 @@ type header struct {
 	empty    string
 	unset    string
 	path     string
+	ls       event.LogSource // logSource(path), worked out once per #path
 	cols     []column
 	types    []string
 	hasTypes bool
 }
 
 func defaultHeader() header {
-	return header{sep: '\t', setSep: ",", empty: "(empty)", unset: "-"}
+	return header{sep: '\t', setSep: ",", empty: "(empty)", unset: "-", ls: logSource("")}
 }
 
 // Parser reads Zeek TSV lines; it keeps the header of its stream, so one
@@ -131,6 +132,7 @@ func (p *Parser) headerLine(line []byte) error {
 		p.h.unset = string(val)
 	case "path":
 		p.h.path = string(val)
+		p.h.ls = logSource(p.h.path)
 	case "fields":
 		names := strings.Split(string(val), string(p.h.sep))
 		p.h.cols = make([]column, len(names))
@@ -212,7 +214,7 @@ func (p *Parser) data(line []byte, ev *event.Event) error {
 		}
 		ev.Add(c.name, val)
 	}
-	Finish(ev, h.path)
+	finish(ev, h.path, h.ls)
 	return nil
 }
 
@@ -229,14 +231,21 @@ func (p *Parser) value(c *column, v string) (event.Value, error) {
 		// more common reading.
 		return event.Array([]event.Value{}), nil
 	}
-	parts := strings.Split(v, p.h.setSep)
-	out := make([]event.Value, len(parts))
-	for i, s := range parts {
+	sep := p.h.setSep
+	if sep == "" {
+		// A header may declare an empty set separator: then a set is
+		// one element (and Cut below could not advance).
+		sep = "\x00"
+	}
+	out := make([]event.Value, 0, strings.Count(v, sep)+1)
+	for rest, more := v, true; more; {
+		var s string
+		s, rest, more = strings.Cut(rest, sep)
 		x, err := p.scalar(c.kind, s)
 		if err != nil {
 			return event.Value{}, err
 		}
-		out[i] = x
+		out = append(out, x)
 	}
 	return event.Array(out), nil
 }
@@ -254,6 +263,9 @@ func (p *Parser) scalar(k kind, v string) (event.Value, error) {
 		p.buf = Escape(p.buf[:0], s)
 		return event.String(string(p.buf)), nil
 	case kindTime:
+		if t, ok := epochPlain(v); ok {
+			return event.Time(t), nil
+		}
 		t, err := Epoch([]byte(v))
 		if err != nil {
 			return event.Value{}, err
@@ -433,13 +445,20 @@ func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event)
 
 // Finish sets time, message, logsource and entities of a Zeek record whose
 // fields are in place; both parsers end with it.
-func Finish(ev *event.Event, path string) {
-	if v, ok := ev.Get("ts"); ok && v.Kind() == event.KindTime {
-		ev.Time = v.Time()
-	}
+func Finish(ev *event.Event, path string) { finish(ev, path, logSource(path)) }
+
+// logSource is the Sigma logsource of a Zeek log type.
+func logSource(path string) event.LogSource {
 	ls := normalize.Source("zeek-" + path)
 	if ls.Product == "" {
 		ls = event.LogSource{Product: "zeek", Service: path}
+	}
+	return ls
+}
+
+func finish(ev *event.Event, path string, ls event.LogSource) {
+	if v, ok := ev.Get("ts"); ok && v.Kind() == event.KindTime {
+		ev.Time = v.Time()
 	}
 	ev.LogSource = ls
 	normalize.Entity(ev, normalize.SourceIP, "id.orig_h", "id_orig_h")
@@ -530,3 +549,32 @@ var (
 	_ parse.MultiParser = (*Parser)(nil)
 	_ parse.Stateful    = (*Parser)(nil)
 )
+
+// epochPlain reads the common form of a Zeek time, "1521911720.865716"
+// (seconds, a dot, at most nine digits), without allocating; anything
+// else is left to Epoch.
+func epochPlain(v string) (time.Time, bool) {
+	sec, frac, _ := strings.Cut(v, ".")
+	if len(sec) == 0 || len(sec) > 12 || len(frac) > 9 {
+		return time.Time{}, false
+	}
+	var s, ns int64
+	for i := 0; i < len(sec); i++ {
+		c := sec[i]
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+		s = s*10 + int64(c-'0')
+	}
+	for i := 0; i < 9; i++ {
+		ns *= 10
+		if i < len(frac) {
+			c := frac[i]
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+			ns += int64(c - '0')
+		}
+	}
+	return time.Unix(s, ns).UTC(), true
+}
