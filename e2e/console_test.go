@@ -404,6 +404,9 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	err = chromedp.Run(ctx,
 		chromedp.Click(`[data-testid=roles] tr[data-role="e2e-triager"] form button`),
+		// The notice of the create is still shown until the swap: wait
+		// for the row to go before reading it.
+		chromedp.WaitNotPresent(`[data-testid=roles] tr[data-role="e2e-triager"]`),
 		chromedp.WaitVisible(`[data-testid=notice]`),
 		chromedp.Text(`[data-testid=notice]`, &text),
 		chromedp.Evaluate(`document.querySelector('[data-testid=roles] tr[data-role="e2e-triager"]') === null`, &gone),
