@@ -465,6 +465,24 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("intel lookup shows %q, want the e2e-feed indicator", text)
 	}
 
+	// Compliance: after an evaluation, the ISO 27001 dashboard shows its
+	// coverage and all 93 controls, each with its status.
+	if st, b, _ := n.do("POST", "/api/v1/compliance/evaluate", auth, []byte(`{}`), "Content-Type", "application/json"); st/100 != 2 {
+		t.Fatalf("compliance evaluate: %d %s", st, b)
+	}
+	var controls int
+	if err := chromedp.Run(ctx, chromedp.Navigate(base+"/console/compliance"), chromedp.WaitVisible(`[data-testid=frameworks] tr[data-framework="iso27001-2022"]`),
+		shot("12b-compliance"), csp,
+		chromedp.Click(`[data-testid=frameworks] tr[data-framework="iso27001-2022"] a`),
+		chromedp.WaitVisible(`[data-testid=compliance-dashboard]`),
+		chromedp.Evaluate(`document.querySelectorAll('[data-testid=requirements] tr[data-requirement]').length`, &controls),
+		chromedp.Text(`[data-testid=compliance-dashboard]`, &text), shot("12c-compliance-iso27001"), csp); err != nil {
+		t.Fatalf("compliance dashboard: %v (problems %v)", err, problems)
+	}
+	if controls != 93 || !strings.Contains(text, "requirements have automated checks") {
+		t.Errorf("ISO 27001 dashboard: %d controls, text %q", controls, text)
+	}
+
 	// The other pages render without breaking the CSP.
 	for i, pg := range []struct{ path, wait string }{
 		{"/console/playbooks/runs", `[data-testid=runs]`},

@@ -286,6 +286,7 @@ func (s *Service) Routes() []api.Route {
 		rs = append(rs, s.rulesRoutes()...)
 		rs = append(rs, s.intelRoutes()...)
 		rs = append(rs, s.adminRoutes()...)
+		rs = append(rs, s.complianceRoutes()...)
 	}
 	return rs
 }
@@ -306,6 +307,7 @@ var nav = []navItem{
 	{"intel", "Intel", "intel", "intel:read", func(s *Service) bool { return s.o.API != nil }},
 	{"playbooks", "Playbooks", "playbooks", permPlaybooksRead, func(s *Service) bool { return s.o.API != nil }},
 	{"approvals", "Approvals", "approvals", permApprovalsRead, func(s *Service) bool { return s.o.API != nil }},
+	{"compliance", "Compliance", "compliance", api.PermComplianceRead, func(s *Service) bool { return s.o.API != nil }},
 	{"audit", "Audit", "audit", api.PermAuditRead, func(s *Service) bool { return s.o.API != nil }},
 	{"settings", "Settings", "settings", api.PermSession, nil},
 }
@@ -363,6 +365,7 @@ func (s *Service) parseTemplates() error {
 		"cell":        func(r huntRow, name string) string { return eventstore.Row(r.Fields).Get(name) },
 		"entityField": entityField,
 		"list":        func(v ...string) []string { return v },
+		"mulf":        func(a, b float64) float64 { return a * b },
 		"huntFor":     func(q string) string { return huntURL(q, "7d") },
 		"u64":         func(n int64) uint64 { return uint64(max(n, 0)) },
 		"join":        func(v []string) string { return strings.Join(v, " ") },
