@@ -56,7 +56,9 @@ func startCases(ctx context.Context, env *Env) (func(), error) {
 }
 
 // assetCriticality rates an alert by its most critical known host or
-// address (inventory 1-4 onto the score's 1-5).
+// address: inventory criticality 1-4 onto the score's 1-5, one step up for
+// an internet-facing asset and one down for an isolated one (exposure is
+// what makes a critical asset reachable; CISA's "publicly exposed").
 func assetCriticality(ctx context.Context, inv *assets.Service, tenant string, ents []cases.Entity) int {
 	best := 0
 	for _, e := range ents {
@@ -73,7 +75,14 @@ func assetCriticality(ctx context.Context, inv *assets.Service, tenant string, e
 		if err != nil || a.Criticality <= 0 {
 			continue
 		}
-		best = max(best, [...]int{0, 1, 3, 4, 5}[min(int(a.Criticality), 4)])
+		c := [...]int{0, 1, 3, 4, 5}[min(int(a.Criticality), 4)]
+		switch a.Exposure {
+		case assets.ExposureInternet:
+			c = min(5, c+1)
+		case assets.ExposureIsolated:
+			c = max(1, c-1)
+		}
+		best = max(best, c)
 	}
 	return best
 }
