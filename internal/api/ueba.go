@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/wacht-soc/wacht/internal/ueba"
 )
@@ -19,7 +20,9 @@ const (
 )
 
 func init() {
-	RegisterPermission(PermEntitiesRead, RoleAdmin, RoleSecurityAnalyst, RoleIncidentResponder, RoleThreatIntelAnalyst)
+	// Security engineers tune the detectors (modes, allow-list), so they read
+	// entities and anomalies too.
+	RegisterPermission(PermEntitiesRead, RoleAdmin, RoleSecurityAnalyst, RoleIncidentResponder, RoleThreatIntelAnalyst, RoleSecurityEngineer)
 	RegisterPermission(PermRiskRead, RoleAdmin, RoleSecurityAnalyst, RoleIncidentResponder)
 	RegisterPermission(PermAnomaliesWrite, RoleAdmin, RoleSecurityEngineer)
 }
@@ -34,6 +37,9 @@ func UEBARoutes(svc *ueba.Service) []Route {
 		{Pattern: "GET /api/v1/anomalies", Perm: PermEntitiesRead, Handler: h.anomalies},
 		{Pattern: "GET /api/v1/anomalies/detectors", Perm: PermEntitiesRead, Handler: h.detectors},
 		{Pattern: "PUT /api/v1/anomalies/detectors/{detector}", Perm: PermAnomaliesWrite, Handler: h.setMode},
+		{Pattern: "GET /api/v1/anomalies/allowlist", Perm: PermEntitiesRead, Handler: h.allowList},
+		{Pattern: "POST /api/v1/anomalies/allowlist", Perm: PermAnomaliesWrite, Handler: h.allow},
+		{Pattern: "DELETE /api/v1/anomalies/allowlist/{id}", Perm: PermAnomaliesWrite, Handler: h.disallow},
 		{Pattern: "GET /api/v1/risk/incidents/{id}/likelihood", Perm: PermRiskRead, Handler: h.likelihood},
 	}
 }
@@ -47,6 +53,8 @@ func (h uebaHandlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, "not found")
 	case errors.As(err, &ue):
 		writeError(w, http.StatusBadRequest, ue.Error())
+	case errors.Is(err, ueba.ErrAllowInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
 	default:
 		id := newErrorID()
 		h.svc.Logger().Error("ueba_request_failed", "error_id", id, "path", r.URL.Path, "err", err)
@@ -152,4 +160,44 @@ func (h uebaHandlers) likelihood(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, l)
+}
+
+// GET /api/v1/anomalies/allowlist: the tenant's entries in force.
+func (h uebaHandlers) allowList(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"entries": h.svc.AllowList(TenantOf(r))})
+}
+
+// POST /api/v1/anomalies/allowlist {"entity": {"kind", "value"},
+// "detector"?, "reason", "expires_at"}: exempt an entity from a detector
+// (or all) until it expires; its anomalies are still recorded.
+func (h uebaHandlers) allow(w http.ResponseWriter, r *http.Request) {
+	var e ueba.AllowEntry
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		writeError(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	e.ID, e.CreatedAt = "", time.Time{}
+	e.CreatedBy = actorOf(r)
+	out, err := h.svc.Allow(r.Context(), TenantOf(r), e)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// DELETE /api/v1/anomalies/allowlist/{id}.
+func (h uebaHandlers) disallow(w http.ResponseWriter, r *http.Request) {
+	ok, err := h.svc.Disallow(r.Context(), TenantOf(r), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

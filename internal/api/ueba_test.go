@@ -70,6 +70,14 @@ func TestUEBAAccess(t *testing.T) {
 			{"admin-b", "GET", "/api/v1/anomalies/detectors", "", 200, `"detector":"fan_out","mode":"shadow"`},
 			{"ingest-a", "GET", "/api/v1/risk/incidents/x/likelihood", "", 403, ""},
 			{"analyst-a", "GET", "/api/v1/risk/incidents/x/likelihood", "", 400, "cases module"},
+			{"analyst-a", "POST", "/api/v1/anomalies/allowlist", `{"entity":{"kind":"host","value":"ws-1"},"reason":"build box","expires_at":"2026-01-20T00:00:00Z"}`, 403, ""},
+			{"engineer-a", "POST", "/api/v1/anomalies/allowlist", `{"entity":{"kind":"host","value":"ws-1"},"expires_at":"2026-01-20T00:00:00Z"}`, 400, "reason is required"},
+			{"engineer-a", "POST", "/api/v1/anomalies/allowlist", `{"entity":{"kind":"host","value":"ws-1"},"reason":"build box","expires_at":"2030-01-20T00:00:00Z"}`, 400, "days away"},
+			{"engineer-a", "POST", "/api/v1/anomalies/allowlist", `{"entity":{"kind":"host","value":"ws-1"},"detector":"new_process","reason":"build box","expires_at":"2026-01-20T00:00:00Z"}`, 201, `"created_by":"eve"`},
+			{"analyst-a", "GET", "/api/v1/anomalies/allowlist", "", 200, `"reason":"build box"`},
+			{"admin-b", "GET", "/api/v1/anomalies/allowlist", "", 200, `"entries":[]`},
+			{"ingest-a", "GET", "/api/v1/anomalies/allowlist", "", 403, ""},
+			{"admin-b", "DELETE", "/api/v1/anomalies/allowlist/allow_nope", "", 404, ""},
 		} {
 			code, body := call(tc.tok, tc.method, tc.path, tc.body)
 			if code != tc.want || !strings.Contains(body, tc.contains) {

@@ -68,6 +68,8 @@ type Service struct {
 	models map[string]*Model
 	// feedback counts analysts' verdicts (true, false) per detector.
 	feedback map[string]map[Detector][2]int
+	// allow holds each tenant's allow-list entries.
+	allow map[string][]AllowEntry
 }
 
 // New loads the snapshots and modes and returns a ready service.
@@ -82,8 +84,11 @@ func New(ctx context.Context, o Options) (*Service, error) {
 		o.ModelTTL = time.Hour
 	}
 	s := &Service{opts: o, log: o.Log, engine: NewEngine(o.Config), risk: NewRisk(o.Risk),
-		modes: map[string]map[Detector]Mode{}, models: map[string]*Model{}, feedback: map[string]map[Detector][2]int{}}
+		modes: map[string]map[Detector]Mode{}, models: map[string]*Model{}, feedback: map[string]map[Detector][2]int{}, allow: map[string][]AllowEntry{}}
 	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.loadAllow(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.loadFeedback(ctx, ""); err != nil {
@@ -232,6 +237,10 @@ func (s *Service) handle(ctx context.Context, anoms []Anomaly) []Anomaly {
 				sig.Entity = Entity{KindHost, strings.ToLower(host)}
 			}
 		}
+		if e := s.allowed(a, sig.Entity, now); e != nil {
+			a.AllowedBy = e.ID + ": " + e.Reason
+			continue
+		}
 		sig.Confidence *= s.precisionWeight(a.Tenant, a.Detector)
 		sig.Modifier = s.modifier(ctx, a.Tenant, sig.Entity)
 		if al := s.risk.Add(a.Tenant, sig, now); al != nil {
@@ -244,7 +253,7 @@ func (s *Service) handle(ctx context.Context, anoms []Anomaly) []Anomaly {
 		if err := s.saveAnomaly(ctx, a); err != nil {
 			s.log.Error("ueba_anomaly_save_failed", "tenant", a.Tenant, "err", err)
 		}
-		if s.opts.Bus != nil {
+		if s.opts.Bus != nil && a.AllowedBy == "" {
 			s.opts.Bus.Publish(ctx, bus.Event{Type: TopicAnomaly, Tenant: a.Tenant, Time: a.Time, Subject: a.Entity.String(), Actor: "ueba", Data: a})
 		}
 	}

@@ -266,6 +266,9 @@ type Anomaly struct {
 	// own history).
 	Peers string `json:"peers,omitempty"`
 	Parts []Part `json:"parts"`
+	// AllowedBy names the allow-list entry (id and reason) that kept the
+	// anomaly from adding risk and from being published.
+	AllowedBy string `json:"allowed_by,omitempty"`
 }
 
 // TopicAnomaly is the bus event published for each anomaly (Data is

@@ -4,12 +4,9 @@
 package cases
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -26,58 +23,7 @@ import (
 // call sends a JSON request and decodes a 2xx answer into out (raw JSON
 // to stdout with --json); otherwise it returns the server's message.
 func call(ctx context.Context, g *cli.Globals, method, path string, body any, out any) error {
-	c, err := g.Client()
-	if err != nil {
-		return err
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("contact server %s: %w", c.Base, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("server answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	if g.JSON || out == nil {
-		if g.JSON {
-			_, err = os.Stdout.Write(b)
-		}
-		return err
-	}
-	if s, ok := out.(*string); ok {
-		*s = string(b)
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("decode answer: %w", err)
-	}
-	return nil
+	return g.Call(ctx, method, path, body, out)
 }
 
 func esc(s string) string { return url.PathEscape(s) }

@@ -29,7 +29,7 @@ import (
 // NewCommand returns `wacht ueba`.
 func NewCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "ueba", Short: "Entity behaviour analytics: replay, explain, eval, rebuild"}
-	cmd.AddCommand(replayCommand(g), entities.ExplainCommand(g), entities.AnomaliesCommand(g), evalCommand(g), rebuildCommand(g))
+	cmd.AddCommand(replayCommand(g), entities.ExplainCommand(g), entities.AnomaliesCommand(g), evalCommand(g), rebuildCommand(g), allowCommand(g))
 	return cmd
 }
 
