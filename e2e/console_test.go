@@ -490,6 +490,7 @@ func TestConsoleInChromium(t *testing.T) {
 		{"/console/attack", `[data-testid=attack-matrix]`},
 		{"/console/intel", `[data-testid=indicators]`},
 		{"/console/audit", `[data-testid=audit]`},
+		{"/console/risk", `[data-testid=risk], main .empty`},
 		{"/console/overview", `[data-testid=reg-deadlines]`},
 	} {
 		name := fmt.Sprintf("%02d-%s", 13+i, strings.ReplaceAll(strings.TrimPrefix(pg.path, "/console/"), "/", "-"))

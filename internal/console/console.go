@@ -287,6 +287,7 @@ func (s *Service) Routes() []api.Route {
 		rs = append(rs, s.intelRoutes()...)
 		rs = append(rs, s.adminRoutes()...)
 		rs = append(rs, s.complianceRoutes()...)
+		rs = append(rs, s.riskRoutes()...)
 	}
 	return rs
 }
@@ -307,6 +308,7 @@ var nav = []navItem{
 	{"intel", "Intel", "intel", "intel:read", func(s *Service) bool { return s.o.API != nil }},
 	{"playbooks", "Playbooks", "playbooks", permPlaybooksRead, func(s *Service) bool { return s.o.API != nil }},
 	{"approvals", "Approvals", "approvals", permApprovalsRead, func(s *Service) bool { return s.o.API != nil }},
+	{"risk", "Risk", "risk", permRiskRead, func(s *Service) bool { return s.o.API != nil }},
 	{"compliance", "Compliance", "compliance", api.PermComplianceRead, func(s *Service) bool { return s.o.API != nil }},
 	{"audit", "Audit", "audit", api.PermAuditRead, func(s *Service) bool { return s.o.API != nil }},
 	{"settings", "Settings", "settings", api.PermSession, nil},

@@ -16,6 +16,7 @@ import (
 	"github.com/wacht-soc/wacht/internal/soar"
 	"github.com/wacht-soc/wacht/internal/store"
 	"github.com/wacht-soc/wacht/internal/store/storetest"
+	"github.com/wacht-soc/wacht/internal/ueba"
 )
 
 // mountDomains mounts the real APIs of the domains whose pages the
@@ -43,6 +44,13 @@ func (f *fixture) mountDomains(t *testing.T, db *store.DB, s *api.Server, clock 
 		return out, nil
 	}
 	s.Mount(api.AttackRoutes(attack.NewService(cat, rules, log))...)
+	ub, err := ueba.New(context.Background(), ueba.Options{DB: db, Now: clock, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub.AddDetection(context.Background(), "a", ueba.DetectionSignal{RuleID: "r-spray", Title: "Password spraying", Level: 4,
+		Entities: map[string]string{"user.name": "alice"}, Time: clock()})
+	s.Mount(api.UEBARoutes(ub)...)
 	ti := intel.New(intel.Deps{DB: db, Now: clock, Log: log}, intel.Config{})
 	s.Mount(api.IntelRoutes(ti)...)
 	im := ti.NewImport("a", "test-feed")
@@ -408,6 +416,28 @@ func TestAdminChangesAskForTheSecondFactor(t *testing.T) {
 		toks, _ = f.console.o.Tokens.List(ctx, "a")
 		if toks[0].RevokedAt.IsZero() {
 			t.Error("token not revoked")
+		}
+	})
+}
+
+// The risk page lists the riskiest entities with what made their score,
+// per tenant, for roles that may read risk; an entity's page explains it.
+func TestRiskPage(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		r := f.do(t, "GET", api.ConsolePrefix+"risk", "analyst-a", nil)
+		if r.status != 200 || !strings.Contains(r.body, `data-entity="user:alice"`) || !strings.Contains(r.body, "Password spraying") {
+			t.Fatalf("risk page: %d %s", r.status, r.body)
+		}
+		if r := f.do(t, "GET", api.ConsolePrefix+"risk", "responder-b", nil); r.status != 200 || strings.Contains(r.body, "user:alice") {
+			t.Errorf("tenant b sees tenant a's risk: %d", r.status)
+		}
+		if r := f.do(t, "GET", api.ConsolePrefix+"risk", "ingest-a", nil); r.status != 403 {
+			t.Errorf("ingest role: %d", r.status)
+		}
+		r = f.do(t, "GET", api.ConsolePrefix+"risk/user/alice", "analyst-a", nil)
+		if r.status != 200 || !strings.Contains(r.body, `data-testid="risk-entity"`) || !strings.Contains(r.body, "r-spray") {
+			t.Fatalf("entity page: %d %s", r.status, r.body)
 		}
 	})
 }

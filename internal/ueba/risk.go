@@ -1,6 +1,7 @@
 package ueba
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -83,6 +84,17 @@ func (k SignalKind) String() string {
 
 // MarshalText writes the kind's name.
 func (k SignalKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a kind's name (API clients decode contributions).
+func (k *SignalKind) UnmarshalText(b []byte) error {
+	for c := SignalDetection; c <= SignalVuln; c++ {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown signal kind %q", b)
+}
 
 // Signal is one piece of evidence against an entity.
 type Signal struct {
