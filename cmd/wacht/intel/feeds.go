@@ -21,10 +21,6 @@ import (
 // send performs an authenticated request with a JSON body and decodes a
 // JSON answer into out (nil: ignore it).
 func send(ctx context.Context, g *cli.Globals, method, path string, body, out any) error {
-	c, err := g.Client()
-	if err != nil {
-		return err
-	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -33,26 +29,9 @@ func send(ctx context.Context, g *cli.Globals, method, path string, body, out an
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
+	b, err := g.Do(ctx, method, path, "application/json", rd)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("contact server %s: %w", c.Base, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("server answered %s", resp.Status)
 	}
 	if out != nil && len(b) > 0 {
 		return json.Unmarshal(b, out)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -73,35 +72,9 @@ func validateCmd() *cobra.Command {
 // call performs one API request; out receives the JSON answer (printed
 // as is with --json).
 func call(ctx context.Context, g *cli.Globals, method, path, ctype string, body []byte, out any) error {
-	c, err := g.Client()
+	b, err := g.Do(ctx, method, path, ctype, bytes.NewReader(body))
 	if err != nil {
 		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("contact server %s: %w", c.Base, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("server answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	if g.JSON {
 		_, err := os.Stdout.Write(b)

@@ -398,11 +398,7 @@ func entitiesText(ents map[string]string) string {
 
 // post sends a JSON body (nil: none) and decodes the JSON answer.
 func post(ctx context.Context, g *cli.Globals, path string, body, out any) error {
-	c, err := g.Client()
-	if err != nil {
-		return err
-	}
-	var rd io.Reader = http.NoBody
+	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
@@ -410,26 +406,9 @@ func post(ctx context.Context, g *cli.Globals, path string, body, out any) error
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+path, rd)
+	data, err := g.Do(ctx, http.MethodPost, path, "application/json", rd)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("contact server %s: %w", c.Base, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("server answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("read answer: %w", err)
