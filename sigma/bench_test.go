@@ -1,10 +1,8 @@
 package sigma
 
 import (
-	"encoding/json"
 	"flag"
-	"os"
-	"sort"
+	"github.com/wacht-soc/wacht/sigma/sigmatest"
 	"sync"
 	"syscall"
 	"testing"
@@ -102,60 +100,18 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/otrf-golden.json
 // Windows events: a change in any rule's detections shows in review.
 const goldenFile = "testdata/otrf-golden.json"
 
-type golden struct {
-	Events  int            `json:"events"`
-	Matches int            `json:"matches"`
-	Rules   map[string]int `json:"rules"`
-}
-
 func TestAllRulesOverOTRF(t *testing.T) {
 	eng := allRulesEngine(t)
 	evs := otrfEventsFor(t, 0)
-	got := golden{Events: len(evs), Rules: map[string]int{}}
+	got := sigmatest.NewSummary()
+	got.Events = len(evs)
 	for _, ev := range evs {
-		eng.Match(ev, func(m Match) { got.Rules[m.Rule.ID]++; got.Matches++ })
+		eng.Match(ev, func(m Match) { got.Add(m.Rule.ID) })
 	}
-	eng.Flush(time.Time{}, func(m Match) { got.Rules[m.Rule.ID]++; got.Matches++ })
+	eng.Flush(time.Time{}, func(m Match) { got.Add(m.Rule.ID) })
 	t.Logf("%d events, %d matches, %d distinct rules fired", len(evs), got.Matches, len(got.Rules))
 	if len(got.Rules) < 20 {
 		t.Errorf("only %d rules fired over %d OTRF events", len(got.Rules), len(evs))
 	}
-	if *updateGolden {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(goldenFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	data, err := os.ReadFile(goldenFile)
-	if err != nil {
-		t.Fatalf("%v (create it with go test -run TestAllRulesOverOTRF -update)", err)
-	}
-	var want golden
-	if err := json.Unmarshal(data, &want); err != nil {
-		t.Fatal(err)
-	}
-	if got.Events != want.Events {
-		t.Fatalf("%d OTRF events, golden has %d: the dataset or its reading changed", got.Events, want.Events)
-	}
-	ids := map[string]bool{}
-	for id := range got.Rules {
-		ids[id] = true
-	}
-	for id := range want.Rules {
-		ids[id] = true
-	}
-	sorted := make([]string, 0, len(ids))
-	for id := range ids {
-		sorted = append(sorted, id)
-	}
-	sort.Strings(sorted)
-	for _, id := range sorted {
-		if got.Rules[id] != want.Rules[id] {
-			t.Errorf("rule %s: %d matches, golden %d", id, got.Rules[id], want.Rules[id])
-		}
-	}
-	if t.Failed() {
-		t.Log("if the change is intended: go test ./sigma -run TestAllRulesOverOTRF -update")
-	}
+	sigmatest.Check(t, goldenFile, got, *updateGolden, "go test ./sigma -run TestAllRulesOverOTRF -update")
 }

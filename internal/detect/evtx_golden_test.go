@@ -3,13 +3,11 @@ package detect_test
 import (
 	"archive/tar"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/wacht-soc/wacht/internal/detect"
 	"github.com/wacht-soc/wacht/internal/parse"
 	"github.com/wacht-soc/wacht/sigma"
+	"github.com/wacht-soc/wacht/sigma/sigmatest"
 )
 
 var updateEVTXGolden = flag.Bool("update", false, "rewrite testdata/evtx-golden.json")
@@ -26,12 +25,6 @@ var updateEVTXGolden = flag.Bool("update", false, "rewrite testdata/evtx-golden.
 // the EVTX sets of the shared datasets (the OTRF JSON events have theirs in
 // sigma/testdata/otrf-golden.json): a change in detections shows in review.
 const evtxGoldenFile = "testdata/evtx-golden.json"
-
-type evtxGolden struct {
-	Events  int            `json:"events"`
-	Matches int            `json:"matches"`
-	Rules   map[string]int `json:"rules"`
-}
 
 func sharedDir(t *testing.T) string {
 	t.Helper()
@@ -61,8 +54,8 @@ func TestAllRulesOverEVTX(t *testing.T) {
 	if _, ok, _, invalid := rs.Counts(); ok < 3700 || invalid > 0 {
 		t.Fatalf("rules: %d ok, %d invalid", ok, invalid)
 	}
-	got := evtxGolden{Rules: map[string]int{}}
-	record := func(m sigma.Match) { got.Rules[m.Rule.ID]++; got.Matches++ }
+	got := sigmatest.NewSummary()
+	record := func(m sigma.Match) { got.Add(m.Rule.ID) }
 	inst, err := parse.NewInstance("evtx")
 	if err != nil {
 		t.Fatal(err)
@@ -110,42 +103,5 @@ func TestAllRulesOverEVTX(t *testing.T) {
 	if got.Events < 10000 || len(got.Rules) < 50 {
 		t.Errorf("%d records, %d rules fired: too few", got.Events, len(got.Rules))
 	}
-	if *updateEVTXGolden {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(evtxGoldenFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	data, err := os.ReadFile(evtxGoldenFile)
-	if err != nil {
-		t.Fatalf("%v (create it with go test -run TestAllRulesOverEVTX -update)", err)
-	}
-	var want evtxGolden
-	if err := json.Unmarshal(data, &want); err != nil {
-		t.Fatal(err)
-	}
-	if got.Events != want.Events {
-		t.Fatalf("%d EVTX records, golden has %d: the data set or the parser changed", got.Events, want.Events)
-	}
-	ids := map[string]bool{}
-	for id := range got.Rules {
-		ids[id] = true
-	}
-	for id := range want.Rules {
-		ids[id] = true
-	}
-	sorted := make([]string, 0, len(ids))
-	for id := range ids {
-		sorted = append(sorted, id)
-	}
-	sort.Strings(sorted)
-	for _, id := range sorted {
-		if got.Rules[id] != want.Rules[id] {
-			t.Errorf("rule %s: %d matches, golden %d", id, got.Rules[id], want.Rules[id])
-		}
-	}
-	if t.Failed() {
-		t.Log("if the change is intended: go test ./internal/detect -run TestAllRulesOverEVTX -update")
-	}
+	sigmatest.Check(t, evtxGoldenFile, got, *updateEVTXGolden, "go test ./internal/detect -run TestAllRulesOverEVTX -update")
 }
