@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,15 +16,6 @@ import (
 	"github.com/wacht-soc/wacht/internal/store/storetest"
 )
 
-type casesTokens map[string]api.Identity
-
-func (t casesTokens) Authenticate(_ context.Context, tok string) (api.Identity, error) {
-	if id, ok := t[tok]; ok {
-		return id, nil
-	}
-	return api.Identity{}, api.ErrDenied
-}
-
 // TestCasesAccess walks every cases route: a role without the permission
 // gets 403, another tenant's incidents and alerts are 404, and the owner's
 // calls work end to end.
@@ -33,7 +23,7 @@ func TestCasesAccess(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, db *store.DB) {
 		now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 		svc := cases.New(db, cases.Options{Now: func() time.Time { return now }})
-		srv := api.New(api.Deps{Auth: casesTokens{
+		srv := api.New(api.Deps{Auth: tokens{
 			"admin-a":   {Subject: "alice", Tenant: "a", Role: api.RoleAdmin, Method: api.AuthToken},
 			"admin-b":   {Subject: "bob", Tenant: "b", Role: api.RoleAdmin, Method: api.AuthToken},
 			"analyst-a": {Subject: "ann", Tenant: "a", Role: api.RoleSecurityAnalyst, Method: api.AuthToken},
@@ -45,18 +35,7 @@ func TestCasesAccess(t *testing.T) {
 		srv.Mount(routes...)
 		ts := httptest.NewServer(srv)
 		defer ts.Close()
-		call := func(tok, method, path, body string) (int, string) {
-			t.Helper()
-			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		call := apiCaller(t, ts)
 		// An ingest token sends an alert (what an external detector does).
 		code, body := call("ingest-a", "POST", "/api/v1/alerts",
 			`{"source":"edr","rule_id":"r1","rule_title":"Mimikatz","severity":"critical","attack":["attack.credential_access","attack.t1003.001"],

@@ -3,9 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -62,20 +60,7 @@ func TestComplianceAccess(t *testing.T) {
 		srv.Mount(api.ComplyRoutes(svc)...)
 		ts := httptest.NewServer(srv)
 		defer ts.Close()
-		call := func(tok, method, path, body string) (int, string) {
-			t.Helper()
-			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-			if tok != "" {
-				req.Header.Set("Authorization", "Bearer "+tok)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		call := apiCaller(t, ts)
 		// Records of tenant a: a run before the auditor's window, one in it.
 		code, body := call("admin-a", "POST", "/api/v1/compliance/evaluate?at=2026-01-15T00:00:00Z", "")
 		var old struct{ Run comply.Run }

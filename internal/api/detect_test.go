@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -69,7 +68,7 @@ func TestDetectAccess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := api.New(api.Deps{Auth: casesTokens{
+		srv := api.New(api.Deps{Auth: tokens{
 			"admin-a":    {Subject: "alice", Tenant: "a", Role: api.RoleAdmin, Method: api.AuthToken},
 			"admin-b":    {Subject: "bob", Tenant: "b", Role: api.RoleAdmin, Method: api.AuthToken},
 			"engineer-a": {Subject: "eve", Tenant: "a", Role: api.RoleSecurityEngineer, Method: api.AuthToken},
@@ -80,18 +79,7 @@ func TestDetectAccess(t *testing.T) {
 		srv.Mount(routes...)
 		ts := httptest.NewServer(srv)
 		defer ts.Close()
-		call := func(tok, method, path, body string) (int, string) {
-			t.Helper()
-			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		call := apiCaller(t, ts)
 		// The owner: an engineer suppresses, an analyst hunts.
 		code, body := call("engineer-a", "POST", "/api/v1/rules/suppressions",
 			`{"rule_id":"`+lsassRule+`","field":"host.name","value":"ws-1","for":"7d","reason":"backup agent"}`)

@@ -22,15 +22,6 @@ import (
 	"github.com/wacht-soc/wacht/internal/store/storetest"
 )
 
-type intelTokens map[string]api.Identity
-
-func (t intelTokens) Authenticate(_ context.Context, tok string) (api.Identity, error) {
-	if id, ok := t[tok]; ok {
-		return id, nil
-	}
-	return api.Identity{}, api.ErrDenied
-}
-
 // TestIntelAccess walks every intel route: without a token 401, a role
 // without the permission 403, another tenant's indicators 404 (and
 // invisible in lists, lookups and exports), the owner's calls work.
@@ -41,7 +32,7 @@ func TestIntelAccess(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer svc.Stop()
-		srv := api.New(api.Deps{Auth: intelTokens{
+		srv := api.New(api.Deps{Auth: tokens{
 			"admin-a": {Subject: "alice", Tenant: "a", Role: api.RoleAdmin},
 			"admin-b": {Subject: "bob", Tenant: "b", Role: api.RoleAdmin},
 			"analyst": {Subject: "ann", Tenant: "a", Role: api.RoleSecurityAnalyst},
@@ -52,20 +43,7 @@ func TestIntelAccess(t *testing.T) {
 		srv.Mount(api.FeedRoutes(svc, pull.New(svc, nil, nil, nil))...)
 		ts := httptest.NewServer(srv)
 		defer ts.Close()
-		call := func(tok, method, path, body string) (int, string) {
-			t.Helper()
-			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-			if tok != "" {
-				req.Header.Set("Authorization", "Bearer "+tok)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		call := apiCaller(t, ts)
 		list := "# trail\n203.0.113.7\nevil.example\n198.51.100.0/24\n"
 		wl := `{"name":"resolvers","type":"cidr","list":["9.9.9.9"],"matching_attributes":["ip-dst"],"description":"d","version":1}`
 		if code, body := call("admin-a", "POST", "/api/v1/intel/import", wl); code != 200 {
@@ -166,7 +144,7 @@ func TestAttackAccess(t *testing.T) {
 	svc := attack.NewService(cat, func(context.Context) ([]attack.Rule, error) {
 		return []attack.Rule{{ID: "r1", Title: "PowerShell", Tags: []string{"attack.execution", "attack.t1059.001"}}}, nil
 	}, nil)
-	srv := api.New(api.Deps{Auth: intelTokens{
+	srv := api.New(api.Deps{Auth: tokens{
 		"analyst": {Subject: "ann", Tenant: "a", Role: api.RoleSecurityAnalyst},
 		"ingest":  {Subject: "ian", Tenant: "a", Role: api.RoleIngest},
 	}, Log: slog.New(slog.DiscardHandler)})
@@ -219,7 +197,7 @@ func TestTAXIIClientAgainstServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer svc.Stop()
-		srv := api.New(api.Deps{Auth: intelTokens{
+		srv := api.New(api.Deps{Auth: tokens{
 			"cti-a":   {Subject: "tia", Tenant: "a", Role: api.RoleThreatIntelAnalyst},
 			"cti-b":   {Subject: "tib", Tenant: "b", Role: api.RoleThreatIntelAnalyst},
 			"analyst": {Subject: "ann", Tenant: "a", Role: api.RoleSecurityAnalyst},

@@ -3,9 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,15 +15,6 @@ import (
 	"github.com/wacht-soc/wacht/internal/store"
 	"github.com/wacht-soc/wacht/internal/store/storetest"
 )
-
-type soarTokens map[string]api.Identity
-
-func (t soarTokens) Authenticate(_ context.Context, tok string) (api.Identity, error) {
-	if id, ok := t[tok]; ok {
-		return id, nil
-	}
-	return api.Identity{}, api.ErrDenied
-}
 
 // soarCases knows one incident of tenant a.
 type soarCases struct{ comments []string }
@@ -73,7 +62,7 @@ func TestSoarAccess(t *testing.T) {
 		cs := &soarCases{}
 		svc := soar.New(db, soar.Options{Now: func() time.Time { return now }, SecretKey: []byte("0123456789abcdef0123456789abcdef"),
 			Deps: soar.Deps{Cases: cs}})
-		srv := api.New(api.Deps{Auth: soarTokens{
+		srv := api.New(api.Deps{Auth: tokens{
 			"admin-a":   {Subject: "alice", Tenant: "a", Role: api.RoleAdmin, Method: api.AuthToken},
 			"admin-b":   {Subject: "bob", Tenant: "b", Role: api.RoleAdmin, Method: api.AuthToken},
 			"eng-a":     {Subject: "eng", Tenant: "a", Role: api.RoleSecurityEngineer, Method: api.AuthToken},
@@ -86,18 +75,7 @@ func TestSoarAccess(t *testing.T) {
 		srv.Mount(routes...)
 		ts := httptest.NewServer(srv)
 		defer ts.Close()
-		call := func(tok, method, path, body string) (int, string) {
-			t.Helper()
-			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		call := apiCaller(t, ts)
 		if code, body := call("eng-a", "POST", "/api/v1/playbooks", "name: bad\nsteps: []\n"); code != 400 || !strings.Contains(body, "on:") {
 			t.Fatalf("invalid playbook: %d %s", code, body)
 		}

@@ -1,9 +1,7 @@
 package api_test
 
 import (
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -27,7 +25,7 @@ func TestUEBAAccess(t *testing.T) {
 		}
 		svc.Process(t.Context(), []*event.Event{{Time: t0, Tenant: "a", Fields: []event.Field{{Name: "host.name", Value: event.String("ws-1")}}}})
 		svc.AddDetection(t.Context(), "a", ueba.DetectionSignal{RuleID: "r1", Title: "x", Level: 4, Entities: map[string]string{"host.name": "WS-1"}, Time: t0})
-		srv := api.New(api.Deps{Auth: casesTokens{
+		srv := api.New(api.Deps{Auth: tokens{
 			"admin-a":    {Subject: "alice", Tenant: "a", Role: api.RoleAdmin, Method: api.AuthToken},
 			"admin-b":    {Subject: "bob", Tenant: "b", Role: api.RoleAdmin, Method: api.AuthToken},
 			"analyst-a":  {Subject: "ann", Tenant: "a", Role: api.RoleSecurityAnalyst, Method: api.AuthToken},
@@ -37,18 +35,7 @@ func TestUEBAAccess(t *testing.T) {
 		srv.Mount(api.UEBARoutes(svc)...)
 		ts := httptest.NewServer(srv)
 		defer ts.Close()
-		call := func(tok, method, path, body string) (int, string) {
-			t.Helper()
-			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+tok)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		call := apiCaller(t, ts)
 		for _, tc := range []struct {
 			tok, method, path, body string
 			want                    int

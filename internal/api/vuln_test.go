@@ -1,11 +1,8 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,15 +14,6 @@ import (
 	"github.com/wacht-soc/wacht/internal/vuln"
 	"github.com/wacht-soc/wacht/internal/vuln/report/reporttest"
 )
-
-type tokens map[string]api.Identity
-
-func (t tokens) Authenticate(_ context.Context, tok string) (api.Identity, error) {
-	if id, ok := t[tok]; ok {
-		return id, nil
-	}
-	return api.Identity{}, api.ErrDenied
-}
 
 // TestVulnAndAssetsAccess walks every vuln and assets route: a role without
 // the permission gets 403, another tenant's records are 404, and the
@@ -46,20 +34,7 @@ func TestVulnAndAssetsAccess(t *testing.T) {
 		srv.Mount(api.AssetsRoutes(inv)...)
 		ts := httptest.NewServer(srv)
 		defer ts.Close()
-		call := func(tok, method, path, body string) (int, string) {
-			t.Helper()
-			req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-			if tok != "" {
-				req.Header.Set("Authorization", "Bearer "+tok)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		call := apiCaller(t, ts)
 		sample := string(reporttest.Sample(t, "trivy/alpine-310.json.golden"))
 		code, body := call("admin-a", "POST", "/api/v1/vuln/import", sample)
 		if code != 200 || !strings.Contains(body, `"created":`) {
