@@ -88,6 +88,9 @@ type template struct {
 	nodes []tnode
 	state uint8 // 0 new, 1 being parsed (a reference now is a loop), 2 done
 	err   error
+	// fields is how many fields the last event from this template had:
+	// the capacity the next one starts with.
+	fields int
 }
 
 // parser reads binary XML from a chunk. Offsets are relative to the chunk

@@ -147,10 +147,11 @@ func (c *chunk) template(off int, budget *int, depth int) (*template, error) {
 	return t, t.err
 }
 
-// records walks the records of the chunk. It returns the problems that end
-// the walk early (a damaged record header); errors decoding one record's
-// XML are reported on that record. It stops when fn returns an error.
-func (c *chunk) records(fileOff int64, fn func(Record) error) (problem error, stop error) {
+// records walks the records of the chunk, resolving each into d. It
+// returns the problems that end the walk early (a damaged record header);
+// errors decoding one record's XML are reported on that record. It stops
+// when fn returns an error.
+func (c *chunk) records(fileOff int64, d *doc, fn func(*Record, *doc) error) (problem error, stop error) {
 	end, problem := c.recordsEnd()
 	if problem != nil && end == 0 {
 		return problem, nil
@@ -180,8 +181,14 @@ func (c *chunk) records(fileOff int64, fn func(Record) error) (problem error, st
 			RecordID: binary.LittleEndian.Uint64(b[8:]),
 			Written:  filetime(binary.LittleEndian.Uint64(b[16:])),
 		}
-		rec.decode(c, pos+recordHeader, pos+size-4)
-		if err := fn(rec); err != nil {
+		if err := d.decode(c, pos+recordHeader, pos+size-4); err != nil {
+			rec.Err = fmt.Errorf("chunk %d record %d: %w", c.index, rec.RecordID, err)
+		}
+		rec.Time = rec.Written
+		if t := d.timeCreated(); !t.IsZero() {
+			rec.Time = t
+		}
+		if err := fn(&rec, d); err != nil {
 			return problem, err
 		}
 		pos += size
@@ -189,46 +196,26 @@ func (c *chunk) records(fileOff int64, fn func(Record) error) (problem error, st
 	return problem, nil
 }
 
-// decode parses and resolves the record's binary XML.
-func (r *Record) decode(c *chunk, start, end int) {
-	budget := 0
-	p := parser{c: c, b: c.b, pos: start, end: end, nodes: &budget}
-	nodes, err := p.fragment(true, 0)
-	if err == nil {
-		res := resolver{c: c, nodes: &budget}
-		var out []*Node
-		out, err = res.resolve(nodes, nil, 0, nil)
-		for _, n := range out {
-			if n.Kind == ElementNode {
-				r.Root = n
-				break
-			}
+// timeCreated is System/TimeCreated/@SystemTime of the resolved record, or
+// the zero time.
+func (d *doc) timeCreated() time.Time {
+	if d.root == none {
+		return time.Time{}
+	}
+	tc := d.child(d.child(d.root, "System"), "TimeCreated")
+	if tc == none {
+		return time.Time{}
+	}
+	for k := d.nodes[tc].attrs.first; k != none; k = d.attrs[k].next {
+		a := &d.attrs[k]
+		if a.name != "SystemTime" {
+			continue
 		}
-	}
-	if err == nil && r.Root == nil {
-		err = fmt.Errorf("%w: no event element", ErrCorrupt)
-	}
-	if err != nil {
-		r.Err = fmt.Errorf("chunk %d record %d: %w", c.index, r.RecordID, err)
-	}
-	r.Time = r.Written
-	if t := r.timeCreated(); !t.IsZero() {
-		r.Time = t
-	}
-}
-
-func (r *Record) timeCreated() time.Time {
-	sys := r.Root.Child("System")
-	if tc := sys.Child("TimeCreated"); tc != nil {
-		for _, a := range tc.Attrs {
-			if a.Name == "SystemTime" {
-				if a.Typed.Kind() == event.KindTime {
-					return a.Typed.Time()
-				}
-				if t, err := time.Parse(time.RFC3339Nano, a.Value); err == nil {
-					return t.UTC()
-				}
-			}
+		if v := d.attrTyped(a); v.Kind() == event.KindTime {
+			return v.Time()
+		}
+		if t, err := time.Parse(time.RFC3339Nano, d.attrText(a)); err == nil {
+			return t.UTC()
 		}
 	}
 	return time.Time{}

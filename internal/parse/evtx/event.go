@@ -44,12 +44,13 @@ func (*Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event) e
 		return err
 	}
 	format := "evtx/" + Version
-	return f.Records(func(rec Record) error {
+	var xml []byte
+	return f.walk(func(rec *Record, d *doc) error {
 		ev := base
 		ev.Fields = nil
 		ev.Errors = nil
 		ev.Format = format
-		rec.Fill(&ev)
+		xml = rec.fill(&ev, d, xml)
 		if ev.Time.IsZero() {
 			ev.Time = ev.IngestTime
 		}
@@ -75,33 +76,50 @@ func (r Record) Event(base event.Event) *event.Event {
 // with spaces removed. Raw is the rendered XML: the binary record alone is
 // not self-contained (it refers to templates and names in its chunk).
 func (r Record) Fill(ev *event.Event) {
+	r.fill(ev, docFromNode(r.Root), nil)
+}
+
+// fill is Fill from the resolved record d (whose root is none when the
+// record is damaged); xml is a buffer to render into, returned for reuse.
+func (r *Record) fill(ev *event.Event, d *doc, xml []byte) []byte {
 	ev.Time = r.Time
 	if r.Err != nil {
 		ev.AddError("evtx: " + r.Err.Error())
 	}
-	ev.Raw = []byte(r.XML())
-	if r.Root == nil {
+	if d.root == none {
+		xml = appendDamaged(xml[:0], r.Err)
+		ev.Raw = append([]byte(nil), xml...)
 		ev.Message = fmt.Sprintf("damaged EVTX record %d", r.RecordID)
 		ev.LogSource = event.LogSource{Product: "windows"}
-		return
+		return xml
 	}
-	fb := fieldBuilder{ev: ev}
-	fb.system(r.Root.Child("System"))
-	for _, c := range r.Root.Children {
-		if c.Kind != ElementNode {
+	xml = d.appendXML(xml[:0])
+	ev.Raw = append([]byte(nil), xml...)
+	if d.tmpl != nil && d.tmpl.fields > 0 && ev.Fields == nil {
+		// As many fields as the last record of this template had.
+		ev.Fields = make([]event.Field, 0, d.tmpl.fields)
+	}
+	fb := fieldBuilder{ev: ev, d: d}
+	fb.system(d.child(d.root, "System"))
+	for c := d.nodes[d.root].kids.first; c != none; c = d.nodes[c].next {
+		n := &d.nodes[c]
+		if n.kind != ElementNode {
 			continue
 		}
-		switch c.Name {
+		switch n.name {
 		case "System":
 		case "EventData", "UserData":
 			fb.data(c)
 		default: // RenderingInfo, ProcessingErrorData, …
-			fb.section = c.Name
-			fb.leaves(c, c.Name+".")
+			fb.section = n.name
+			fb.leaves(c, n.name+".")
 		}
 	}
 	if len(fb.unnamed) > 0 {
 		fb.add("Data", event.Array(fb.unnamed))
+	}
+	if d.tmpl != nil {
+		d.tmpl.fields = len(ev.Fields)
 	}
 	eventID := ev.GetString("EventID")
 	channel := ev.GetString("Channel")
@@ -112,10 +130,12 @@ func (r Record) Fill(ev *event.Event) {
 	} else {
 		ev.Message = "EventID " + eventID
 	}
+	return xml
 }
 
 type fieldBuilder struct {
 	ev      *event.Event
+	d       *doc
 	section string // EventData or UserData, the prefix of colliding names
 	unnamed []event.Value
 }
@@ -132,125 +152,133 @@ func (fb *fieldBuilder) add(name string, v event.Value) {
 	fb.ev.Add(name, v)
 }
 
-// nodeValue is the typed value of an element's or attribute's content: the
-// substituted value when there is exactly one, else the text.
-func nodeValue(n *Node) event.Value {
-	if len(n.Children) == 1 && n.Children[0].Kind == TextNode && !n.Children[0].Value.IsNull() {
-		return n.Children[0].Value
-	}
-	return event.String(n.InnerText())
-}
-
-// systemNames maps System attributes to field names; unlisted ones become
-// Element_Attribute.
+// systemAttrName maps System attributes to field names; unlisted ones
+// become Element_Attribute.
 func systemAttrName(elem, attr string) string {
-	switch elem + "/" + attr {
-	case "Execution/ProcessID":
-		return "ProcessID"
-	case "Execution/ThreadID":
-		return "ThreadID"
-	case "Security/UserID":
-		return "SecurityUserID"
-	case "Correlation/ActivityID":
-		return "ActivityID"
-	case "Correlation/RelatedActivityID":
-		return "RelatedActivityID"
-	case "EventID/Qualifiers":
-		return "Qualifiers"
+	switch elem {
+	case "Provider":
+		switch attr {
+		case "Name":
+			return "Provider_Name"
+		case "Guid":
+			return "Provider_Guid"
+		case "EventSourceName":
+			return "Provider_EventSourceName"
+		}
+	case "Execution":
+		switch attr {
+		case "ProcessID":
+			return "ProcessID"
+		case "ThreadID":
+			return "ThreadID"
+		}
+	case "Security":
+		if attr == "UserID" {
+			return "SecurityUserID"
+		}
+	case "Correlation":
+		switch attr {
+		case "ActivityID":
+			return "ActivityID"
+		case "RelatedActivityID":
+			return "RelatedActivityID"
+		}
+	case "EventID":
+		if attr == "Qualifiers" {
+			return "Qualifiers"
+		}
 	}
 	return elem + "_" + attr
 }
 
-func (fb *fieldBuilder) system(sys *Node) {
-	if sys == nil {
+func (fb *fieldBuilder) system(sys int32) {
+	if sys == none {
 		return
 	}
-	for _, c := range sys.Children {
-		if c.Kind != ElementNode {
+	d := fb.d
+	for c := d.nodes[sys].kids.first; c != none; c = d.nodes[c].next {
+		n := &d.nodes[c]
+		if n.kind != ElementNode {
 			continue
 		}
-		for _, a := range c.Attrs {
-			if c.Name == "TimeCreated" && a.Name == "SystemTime" {
+		for k := n.attrs.first; k != none; k = d.attrs[k].next {
+			a := &d.attrs[k]
+			if n.name == "TimeCreated" && a.name == "SystemTime" {
 				continue // the event time
 			}
-			v := a.Typed
+			v := d.attrTyped(a)
 			if v.IsNull() {
-				v = event.String(a.Value)
+				v = event.String(d.attrText(a))
 			}
-			fb.ev.Add(systemAttrName(c.Name, a.Name), v)
+			fb.ev.Add(systemAttrName(n.name, a.name), v)
 		}
-		if len(c.Children) == 0 {
+		if n.kids.n == 0 {
 			continue
 		}
-		v := nodeValue(c)
-		if c.Name == "EventID" && v.Kind() != event.KindInt {
+		v := d.nodeValue(c)
+		if n.name == "EventID" && v.Kind() != event.KindInt {
 			if i, err := strconv.ParseInt(strings.TrimSpace(v.String()), 10, 64); err == nil {
 				v = event.Int(i)
 			}
 		}
-		fb.ev.Add(c.Name, v)
+		fb.ev.Add(n.name, v)
 	}
 }
 
 // data turns EventData or UserData into fields.
-func (fb *fieldBuilder) data(d *Node) {
-	fb.section = d.Name
-	for _, c := range d.Children {
-		if c.Kind != ElementNode {
+func (fb *fieldBuilder) data(dn int32) {
+	d := fb.d
+	fb.section = d.nodes[dn].name
+	for c := d.nodes[dn].kids.first; c != none; c = d.nodes[c].next {
+		n := &d.nodes[c]
+		if n.kind != ElementNode {
 			continue
 		}
 		switch {
-		case c.Name == "Data":
-			if a, ok := c.Attr("Name"); ok && a.Value != "" {
-				fb.add(fieldName(a.Value), nodeValue(c))
-			} else if v := nodeValue(c); v.Kind() == event.KindArray {
+		case n.name == "Data":
+			if name := d.attrNamed(c, "Name"); name != "" {
+				fb.add(fieldName(name), d.nodeValue(c))
+			} else if v := d.nodeValue(c); v.Kind() == event.KindArray {
 				// A string array renders as one Data element per string.
 				fb.unnamed = append(fb.unnamed, v.Array()...)
 			} else {
 				fb.unnamed = append(fb.unnamed, v)
 			}
-		case d.Name == "UserData":
+		case d.nodes[dn].name == "UserData":
 			// UserData holds one provider-defined element whose leaves
 			// are the values.
 			fb.leaves(c, "")
 		default:
-			if hasElements(c) {
+			if d.hasElements(c) {
 				fb.leaves(c, "")
 			} else {
-				fb.add(fieldName(c.Name), nodeValue(c))
+				fb.add(fieldName(n.name), d.nodeValue(c))
 			}
 		}
 	}
 }
 
-// leaves adds the leaf elements below n as fields (Data elements by their
+// leaves adds the leaf elements below i as fields (Data elements by their
 // Name attribute).
-func (fb *fieldBuilder) leaves(n *Node, prefix string) {
-	for _, c := range n.Children {
-		if c.Kind != ElementNode {
+func (fb *fieldBuilder) leaves(i int32, prefix string) {
+	d := fb.d
+	for c := d.nodes[i].kids.first; c != none; c = d.nodes[c].next {
+		n := &d.nodes[c]
+		if n.kind != ElementNode {
 			continue
 		}
-		if c.Name == "Data" {
-			if a, ok := c.Attr("Name"); ok && a.Value != "" {
-				fb.add(prefix+fieldName(a.Value), nodeValue(c))
+		if n.name == "Data" {
+			if name := d.attrNamed(c, "Name"); name != "" {
+				fb.add(prefix+fieldName(name), d.nodeValue(c))
 				continue
 			}
 		}
-		if hasElements(c) {
+		if d.hasElements(c) {
 			fb.leaves(c, prefix)
 			continue
 		}
-		fb.add(prefix+fieldName(c.Name), nodeValue(c))
+		fb.add(prefix+fieldName(n.name), d.nodeValue(c))
 	}
-}
-
-func hasElements(n *Node) bool {
-	for _, c := range n.Children {
-		if c.Kind == ElementNode {
-			return true
-		}
-	}
-	return false
 }
 
 // fieldName removes spaces, as detection content expects ("Source Name" →

@@ -127,11 +127,23 @@ func (f *File) chunkCount() int64 {
 // returns it; otherwise it returns the problems found on the way (bad
 // checksums, damaged chunks), joined, or nil.
 func (f *File) Records(fn func(Record) error) error {
+	return f.walk(func(r *Record, d *doc) error {
+		if d.root != none {
+			r.Root = d.toNode(d.root)
+		}
+		return fn(*r)
+	})
+}
+
+// walk calls fn for every record in file order with the record resolved
+// into d, which is reused for the next record.
+func (f *File) walk(fn func(*Record, *doc) error) error {
 	var problems []error
 	if f.headerErr != nil {
 		problems = append(problems, f.headerErr)
 	}
 	buf := make([]byte, chunkSize)
+	d := &doc{}
 	n := f.chunkCount()
 	for i := int64(0); i < n; i++ {
 		off := fileHeaderSize + i*chunkSize
@@ -148,7 +160,7 @@ func (f *File) Records(fn func(Record) error) error {
 			problems = append(problems, err)
 			continue
 		}
-		problem, stop := c.records(off, fn)
+		problem, stop := c.records(off, d, fn)
 		if stop != nil {
 			return stop
 		}

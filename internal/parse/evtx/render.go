@@ -1,8 +1,6 @@
 package evtx
 
 import (
-	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/wacht-soc/wacht/event"
@@ -116,269 +114,94 @@ func entityText(name string) string {
 	return "&" + name + ";"
 }
 
-// resolver expands template instances with their values into Nodes.
-type resolver struct {
-	c     *chunk
-	nodes *int
-}
-
-func (r *resolver) count() error {
-	*r.nodes++
-	if *r.nodes > maxNodes {
-		return fmt.Errorf("%w: more than %d nodes", ErrCorrupt, maxNodes)
-	}
-	return nil
-}
-
-// resolve appends the nodes for ns, substituting vals (the values of the
-// template instance being expanded, nil outside templates).
-func (r *resolver) resolve(ns []tnode, vals []rawValue, depth int, out []*Node) ([]*Node, error) {
-	if depth > maxDepth {
-		return out, fmt.Errorf("%w: nested deeper than %d", ErrCorrupt, maxDepth)
-	}
-	for i := range ns {
-		t := &ns[i]
-		if err := r.count(); err != nil {
-			return out, err
-		}
-		switch t.kind {
-		case tElement:
-			n := &Node{Kind: ElementNode, Name: t.name}
-			for _, a := range t.attrs {
-				attr, keep, err := r.attr(a, vals, depth)
-				if err != nil {
-					return out, err
-				}
-				if keep {
-					n.Attrs = append(n.Attrs, attr)
-				}
-			}
-			var err error
-			if n.Children, err = r.resolve(t.children, vals, depth+1, nil); err != nil {
-				return out, err
-			}
-			out = append(out, n)
-		case tText:
-			out = append(out, &Node{Kind: TextNode, Text: t.text})
-		case tCDATA:
-			out = append(out, &Node{Kind: CDATANode, Text: t.text})
-		case tCharRef:
-			out = append(out, &Node{Kind: CharRefNode, Text: string(rune(t.sub))})
-		case tEntity:
-			out = append(out, &Node{Kind: EntityRefNode, Name: t.name})
-		case tPI:
-			out = append(out, &Node{Kind: PINode, Name: t.name, Text: t.text})
-		case tInstance:
-			var err error
-			if out, err = r.resolve(t.inst.tmpl.nodes, t.inst.values, depth+1, out); err != nil {
-				return out, err
-			}
-		case tSubst:
-			var err error
-			if out, err = r.subst(t, vals, depth, out); err != nil {
-				return out, err
-			}
-		}
-	}
-	return out, nil
-}
-
-// subst appends the nodes of one substitution.
-func (r *resolver) subst(t *tnode, vals []rawValue, depth int, out []*Node) ([]*Node, error) {
-	if int(t.sub) >= len(vals) {
-		if t.optional {
-			return out, nil
-		}
-		return out, fmt.Errorf("%w: substitution %d of %d values", ErrCorrupt, t.sub, len(vals))
-	}
-	v := vals[t.sub]
-	data := r.c.b[v.off : v.off+v.size]
-	switch {
-	case v.typ == TypeNull || (v.size == 0 && v.typ != TypeString):
-		return out, nil
-	case v.typ == TypeBinXML:
-		p := parser{c: r.c, b: r.c.b, pos: v.off, end: v.off + v.size, nodes: r.nodes}
-		nodes, err := p.fragment(false, depth+1)
-		if err != nil {
-			return out, fmt.Errorf("substitution %d: %w", t.sub, err)
-		}
-		return r.resolve(nodes, nil, depth+1, out)
-	case v.typ&TypeArray != 0:
-		texts, items, err := array(v.typ&^TypeArray, data)
-		if err != nil {
-			return out, fmt.Errorf("substitution %d: %w", t.sub, err)
-		}
-		if texts == nil {
-			texts = []string{}
-		}
-		return append(out, &Node{Kind: TextNode, Text: strings.Join(texts, ", "), Items: texts, Value: event.Array(items)}), nil
-	}
-	s, val, err := scalar(v.typ, data)
-	if err != nil {
-		return out, fmt.Errorf("substitution %d: %w", t.sub, err)
-	}
-	return append(out, &Node{Kind: TextNode, Text: s, Value: val}), nil
-}
-
-// attr resolves an attribute value. An optional substitution whose value is
-// NULL removes the attribute (keep is false).
-func (r *resolver) attr(a tattr, vals []rawValue, depth int) (attr Attr, keep bool, err error) {
-	attr.Name = a.name
-	for _, v := range a.value {
-		if v.kind == tSubst && v.optional && (int(v.sub) >= len(vals) || vals[v.sub].typ == TypeNull || vals[v.sub].size == 0) {
-			return attr, false, nil
-		}
-	}
-	nodes, err := r.resolve(a.value, vals, depth+1, nil)
-	if err != nil {
-		return attr, false, err
-	}
-	if len(nodes) == 1 {
-		attr.Value = nodes[0].InnerText()
-		attr.Typed = nodes[0].Value
-		return attr, true, nil
-	}
-	var sb strings.Builder
-	for _, n := range nodes {
-		sb.WriteString(n.InnerText())
-	}
-	attr.Value = sb.String()
-	return attr, true, nil
-}
-
 // XML renders the record's event as indented XML, the way Event Viewer
 // shows it. A damaged record renders as a comment with its error.
 func (r Record) XML() string {
-	var sb strings.Builder
-	sb.Grow(2048)
 	if r.Root == nil {
-		sb.WriteString("<!-- ")
-		if r.Err != nil {
-			sb.WriteString(strings.ReplaceAll(r.Err.Error(), "--", "- -"))
-		}
-		sb.WriteString(" -->\n")
-		return sb.String()
+		return string(appendDamaged(nil, r.Err))
 	}
-	writeNode(&sb, r.Root, 0, true)
-	return sb.String()
+	d := docFromNode(r.Root)
+	return string(d.appendXML(make([]byte, 0, 2048)))
 }
 
-// writeNode writes n; pretty says whether its parent lays out its children
-// on lines of their own (element-only content).
-func writeNode(sb *strings.Builder, n *Node, indent int, pretty bool) {
-	switch n.Kind {
-	case TextNode:
-		escape(sb, n.Text, false)
-		return
-	case CDATANode:
-		sb.WriteString("<![CDATA[")
-		sb.WriteString(strings.ReplaceAll(n.Text, "]]>", "]]]]><![CDATA[>"))
-		sb.WriteString("]]>")
-		return
-	case EntityRefNode:
-		sb.WriteString("&" + n.Name + ";")
-		return
-	case CharRefNode:
-		r := []rune(n.Text)
-		if len(r) == 1 {
-			sb.WriteString("&#" + strconv.Itoa(int(r[0])) + ";")
-		}
-		return
-	case PINode:
-		sb.WriteString("<?" + n.Name)
-		if n.Text != "" {
-			sb.WriteString(" " + n.Text)
-		}
-		sb.WriteString("?>")
-		return
+// docFromNode builds a doc from a resolved tree, for the methods of Record
+// that work on its Root; its root is none when n is nil.
+func docFromNode(n *Node) *doc {
+	d := &doc{root: none}
+	if n != nil {
+		d.root = d.fromNode(n)
 	}
-	// An element whose only content is an array substitution is repeated
-	// once per element of the array.
-	if len(n.Children) == 1 && n.Children[0].Items != nil {
-		items := n.Children[0].Items
-		if len(items) == 0 {
-			items = []string{""}
-		}
-		for i, it := range items {
-			if i > 0 && pretty {
-				newline(sb, indent)
-			}
-			writeElement(sb, n, indent, []*Node{{Kind: TextNode, Text: it}})
-		}
-		return
-	}
-	writeElement(sb, n, indent, n.Children)
+	return d
 }
 
-func writeElement(sb *strings.Builder, n *Node, indent int, children []*Node) {
-	sb.WriteString("<")
-	sb.WriteString(n.Name)
-	if indent == 0 && n.Name == "Event" {
-		if _, ok := n.Attr("xmlns"); !ok {
-			sb.WriteString(` xmlns="http://schemas.microsoft.com/win/2004/08/events/event"`)
-		}
-	}
+func (d *doc) fromNode(n *Node) int32 {
+	dn := dnode{kind: n.Kind, name: n.Name, text: n.Text, value: n.Value, items: n.Items, array: n.Items != nil,
+		attrs: emptyList(), kids: emptyList()}
 	for _, a := range n.Attrs {
-		sb.WriteByte(' ')
-		sb.WriteString(a.Name)
-		sb.WriteString(`="`)
-		escape(sb, a.Value, true)
-		sb.WriteByte('"')
+		vals := emptyList()
+		d.push(&vals, d.add(dnode{kind: TextNode, text: a.Value, value: a.Typed}))
+		d.pushAttr(&dn.attrs, dattr{name: a.Name, vals: vals})
 	}
-	if len(children) == 0 {
-		sb.WriteString(" />")
-		return
+	for _, c := range n.Children {
+		d.push(&dn.kids, d.fromNode(c))
 	}
-	sb.WriteString(">")
-	elementsOnly := true
-	for _, c := range children {
-		if c.Kind != ElementNode {
-			elementsOnly = false
-		}
-	}
-	for _, c := range children {
-		if elementsOnly {
-			newline(sb, indent+1)
-		}
-		writeNode(sb, c, indent+1, elementsOnly)
-	}
-	if elementsOnly {
-		newline(sb, indent)
-	}
-	sb.WriteString("</")
-	sb.WriteString(n.Name)
-	sb.WriteByte('>')
+	return d.add(dn)
 }
 
-func newline(sb *strings.Builder, indent int) {
-	sb.WriteByte('\n')
-	for range indent {
-		sb.WriteString("  ")
+// toNode builds the tree of Nodes below element i. The tree owns its
+// memory: nodes, child lists and attributes each come from one allocation.
+func (d *doc) toNode(i int32) *Node {
+	b := nodeBuilder{d: d}
+	b.count(i)
+	b.nodes = make([]Node, 0, b.nnodes)
+	b.kids = make([]*Node, 0, b.nkids)
+	b.attrs = make([]Attr, 0, b.nattrs)
+	return b.build(i)
+}
+
+type nodeBuilder struct {
+	d                     *doc
+	nnodes, nkids, nattrs int
+	nodes                 []Node
+	kids                  []*Node
+	attrs                 []Attr
+}
+
+func (b *nodeBuilder) count(i int32) {
+	n := &b.d.nodes[i]
+	b.nnodes++
+	b.nattrs += int(n.attrs.n)
+	b.nkids += int(n.kids.n)
+	for k := n.kids.first; k != none; k = b.d.nodes[k].next {
+		b.count(k)
 	}
 }
 
-func escape(sb *strings.Builder, s string, attr bool) {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var rep string
-		switch s[i] {
-		case '&':
-			rep = "&amp;"
-		case '<':
-			rep = "&lt;"
-		case '>':
-			rep = "&gt;"
-		case '"':
-			if !attr {
-				continue
-			}
-			rep = "&quot;"
-		default:
-			continue
-		}
-		sb.WriteString(s[last:i])
-		sb.WriteString(rep)
-		last = i + 1
+func (b *nodeBuilder) build(i int32) *Node {
+	d := b.d
+	n := &d.nodes[i]
+	b.nodes = append(b.nodes, Node{Kind: n.kind, Name: n.name, Text: n.text, Value: n.value, Items: n.items})
+	out := &b.nodes[len(b.nodes)-1]
+	if n.typ != 0 {
+		out.Text = d.innerText(i)
 	}
-	sb.WriteString(s[last:])
+	if n.attrs.n > 0 {
+		start := len(b.attrs)
+		for k := n.attrs.first; k != none; k = d.attrs[k].next {
+			a := &d.attrs[k]
+			b.attrs = append(b.attrs, Attr{Name: a.name, Value: d.attrText(a), Typed: d.attrTyped(a)})
+		}
+		out.Attrs = b.attrs[start:len(b.attrs):len(b.attrs)]
+	}
+	if n.kids.n > 0 {
+		start, end := len(b.kids), len(b.kids)+int(n.kids.n)
+		b.kids = b.kids[:end] // reserved before the children add theirs
+		j := start
+		for k := n.kids.first; k != none; k = d.nodes[k].next {
+			b.kids[j] = b.build(k)
+			j++
+		}
+		out.Children = b.kids[start:end:end]
+	}
+	return out
 }

@@ -82,13 +82,13 @@ func filetime(v uint64) time.Time {
 	return time.Unix(secs, nsec).UTC()
 }
 
-// formatTime renders a time the way Windows renders SystemTime attributes:
-// seven fractional digits and a Z.
-func formatTime(t time.Time) string {
+// appendTime renders a time the way Windows renders SystemTime
+// attributes: seven fractional digits and a Z.
+func appendTime(dst []byte, t time.Time) []byte {
 	if t.IsZero() {
-		return "1601-01-01T00:00:00.0000000Z"
+		return append(dst, "1601-01-01T00:00:00.0000000Z"...)
 	}
-	return t.Format("2006-01-02T15:04:05.0000000Z")
+	return t.AppendFormat(dst, "2006-01-02T15:04:05.0000000Z")
 }
 
 // utf16String decodes UTF-16LE and drops trailing NULs.
@@ -141,9 +141,30 @@ func ansiString(b []byte) string {
 }
 
 func formatGUID(b []byte) string {
-	return fmt.Sprintf("{%08X-%04X-%04X-%02X%02X-%X}",
-		binary.LittleEndian.Uint32(b[0:]), binary.LittleEndian.Uint16(b[4:]),
-		binary.LittleEndian.Uint16(b[6:]), b[8], b[9], b[10:16])
+	return string(appendGUID(make([]byte, 0, 38), b))
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// appendGUID renders a GUID as {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}
+// (the first three groups little-endian).
+func appendGUID(dst, b []byte) []byte {
+	hexByte := func(dst []byte, c byte) []byte { return append(dst, upperHex[c>>4], upperHex[c&0xf]) }
+	dst = append(dst, '{')
+	for i := 3; i >= 0; i-- {
+		dst = hexByte(dst, b[i])
+	}
+	dst = append(dst, '-')
+	dst = hexByte(hexByte(dst, b[5]), b[4])
+	dst = append(dst, '-')
+	dst = hexByte(hexByte(dst, b[7]), b[6])
+	dst = append(dst, '-')
+	dst = hexByte(hexByte(dst, b[8]), b[9])
+	dst = append(dst, '-')
+	for _, c := range b[10:16] {
+		dst = hexByte(dst, c)
+	}
+	return append(dst, '}')
 }
 
 // formatSID renders a SID as S-1-…; n is the bytes it used.
@@ -172,111 +193,172 @@ func formatSID(b []byte) (s string, n int, err error) {
 	return string(buf), n, nil
 }
 
-func formatSystemTime(b []byte) (time.Time, string) {
+// systemTime is a SYSTEMTIME value: year, month, day of week, day, hour,
+// minute, second and milliseconds as 16-bit integers.
+func systemTime(b []byte) time.Time {
 	f := func(i int) int { return int(binary.LittleEndian.Uint16(b[2*i:])) }
-	year, month, day := f(0), f(1), f(3)
-	hour, minute, sec, ms := f(4), f(5), f(6), f(7)
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, ms*int(time.Millisecond), time.UTC)
-	return t, fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, month, day, hour, minute, sec, ms)
+	return time.Date(f(0), time.Month(f(1)), f(3), f(4), f(5), f(6), f(7)*int(time.Millisecond), time.UTC)
 }
 
-func formatFloat(f float64, bits int) string {
+// appendSystemTime renders a SYSTEMTIME as written, without normalizing:
+// YYYY-MM-DDThh:mm:ss.mmmZ.
+func appendSystemTime(dst, b []byte) []byte {
+	f := func(i int) uint64 { return uint64(binary.LittleEndian.Uint16(b[2*i:])) }
+	dst = appendPadded(dst, f(0), 4)
+	dst = append(dst, '-')
+	dst = appendPadded(dst, f(1), 2)
+	dst = append(dst, '-')
+	dst = appendPadded(dst, f(3), 2)
+	dst = append(dst, 'T')
+	dst = appendPadded(dst, f(4), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, f(5), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, f(6), 2)
+	dst = append(dst, '.')
+	dst = appendPadded(dst, f(7), 3)
+	return append(dst, 'Z')
+}
+
+// appendPadded appends v in decimal with leading zeros to width digits.
+func appendPadded(dst []byte, v uint64, width int) []byte {
+	var buf [20]byte
+	d := strconv.AppendUint(buf[:0], v, 10)
+	for i := len(d); i < width; i++ {
+		dst = append(dst, '0')
+	}
+	return append(dst, d...)
+}
+
+func appendFloat(dst []byte, f float64, bits int) []byte {
 	switch {
 	case math.IsInf(f, 1):
-		return "1.#INF"
+		return append(dst, "1.#INF"...)
 	case math.IsInf(f, -1):
-		return "-1.#INF"
+		return append(dst, "-1.#INF"...)
 	case math.IsNaN(f):
-		return "-1.#IND"
+		return append(dst, "-1.#IND"...)
 	}
-	return strconv.FormatFloat(f, 'g', -1, bits)
+	return strconv.AppendFloat(dst, f, 'g', -1, bits)
 }
 
 // scalar decodes one value of a non-array, non-BinXML type into its text
 // and its typed form.
 func scalar(t ValueType, b []byte) (string, event.Value, error) {
-	if w := fixedSize(t); w != 0 && len(b) < w {
-		return "", event.Value{}, fmt.Errorf("%w: value of type 0x%02x needs %d bytes, has %d", ErrCorrupt, uint8(t), w, len(b))
+	v, err := scalarValue(t, b)
+	if err != nil {
+		return "", event.Value{}, err
 	}
-	switch t {
-	case TypeNull:
-		return "", event.Null(), nil
-	case TypeString:
-		s := utf16String(b)
-		return s, event.String(s), nil
-	case TypeAnsi:
-		s := ansiString(b)
-		return s, event.String(s), nil
-	case TypeInt8:
-		return intValue(int64(int8(b[0])))
-	case TypeUint8:
-		return intValue(int64(b[0]))
-	case TypeInt16:
-		return intValue(int64(int16(binary.LittleEndian.Uint16(b))))
-	case TypeUint16:
-		return intValue(int64(binary.LittleEndian.Uint16(b)))
-	case TypeInt32:
-		return intValue(int64(int32(binary.LittleEndian.Uint32(b))))
-	case TypeUint32:
-		return intValue(int64(binary.LittleEndian.Uint32(b)))
-	case TypeInt64:
-		return intValue(int64(binary.LittleEndian.Uint64(b)))
-	case TypeUint64:
-		u := binary.LittleEndian.Uint64(b)
-		s := strconv.FormatUint(u, 10)
-		if u > math.MaxInt64 {
-			return s, event.String(s), nil
-		}
-		return s, event.Int(int64(u)), nil
-	case TypeReal32:
-		f := float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
-		return formatFloat(f, 32), event.Float(f), nil
-	case TypeReal64:
-		f := math.Float64frombits(binary.LittleEndian.Uint64(b))
-		return formatFloat(f, 64), event.Float(f), nil
-	case TypeBool:
-		v := binary.LittleEndian.Uint32(b) != 0
-		return strconv.FormatBool(v), event.Bool(v), nil
-	case TypeGUID:
-		s := formatGUID(b)
-		return s, event.String(s), nil
-	case TypeHexInt32:
-		s := "0x" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b)), 16)
-		return s, event.String(s), nil
-	case TypeHexInt64:
-		s := "0x" + strconv.FormatUint(binary.LittleEndian.Uint64(b), 16)
-		return s, event.String(s), nil
-	case TypeSizeT:
-		// size_t is stored as 4 or 8 bytes and rendered as a hex integer.
-		var u uint64
-		switch {
-		case len(b) >= 8:
-			u = binary.LittleEndian.Uint64(b)
-		case len(b) >= 4:
-			u = uint64(binary.LittleEndian.Uint32(b))
-		default:
-			return "", event.Value{}, fmt.Errorf("%w: size_t of %d bytes", ErrCorrupt, len(b))
-		}
-		s := "0x" + strconv.FormatUint(u, 16)
-		return s, event.String(s), nil
-	case TypeFileTime:
-		tm := filetime(binary.LittleEndian.Uint64(b))
-		return formatTime(tm), event.Time(tm), nil
-	case TypeSysTime:
-		tm, s := formatSystemTime(b)
-		return s, event.Time(tm), nil
-	case TypeSID:
-		s, _, err := formatSID(b)
-		return s, event.String(s), err
-	case TypeBinary, TypeEvtHandle, TypeEvtXML:
-		s := strings.ToUpper(hex.EncodeToString(b))
-		return s, event.String(s), nil
+	if v.Kind() == event.KindString {
+		return v.Str(), v, nil
 	}
-	return "", event.Value{}, fmt.Errorf("%w: unknown value type 0x%02x", ErrCorrupt, uint8(t))
+	return string(appendScalarText(nil, t, b)), v, nil
 }
 
-func intValue(i int64) (string, event.Value, error) {
-	return strconv.FormatInt(i, 10), event.Int(i), nil
+// scalarValue decodes one value of a non-array, non-BinXML type into its
+// typed form. Types whose text is not the value's string (numbers, bool,
+// times) are rendered by appendScalarText.
+func scalarValue(t ValueType, b []byte) (event.Value, error) {
+	if w := fixedSize(t); w != 0 && len(b) < w {
+		return event.Value{}, fmt.Errorf("%w: value of type 0x%02x needs %d bytes, has %d", ErrCorrupt, uint8(t), w, len(b))
+	}
+	le := binary.LittleEndian
+	switch t {
+	case TypeNull:
+		return event.Null(), nil
+	case TypeString:
+		return event.String(utf16String(b)), nil
+	case TypeAnsi:
+		return event.String(ansiString(b)), nil
+	case TypeInt8, TypeUint8, TypeInt16, TypeUint16, TypeInt32, TypeUint32, TypeInt64:
+		return event.Int(intOf(t, b)), nil
+	case TypeUint64:
+		u := le.Uint64(b)
+		if u > math.MaxInt64 {
+			return event.String(strconv.FormatUint(u, 10)), nil
+		}
+		return event.Int(int64(u)), nil
+	case TypeReal32:
+		return event.Float(float64(math.Float32frombits(le.Uint32(b)))), nil
+	case TypeReal64:
+		return event.Float(math.Float64frombits(le.Uint64(b))), nil
+	case TypeBool:
+		return event.Bool(le.Uint32(b) != 0), nil
+	case TypeGUID:
+		return event.String(formatGUID(b)), nil
+	case TypeHexInt32:
+		return event.String(hexString(uint64(le.Uint32(b)))), nil
+	case TypeHexInt64:
+		return event.String(hexString(le.Uint64(b))), nil
+	case TypeSizeT:
+		// size_t is stored as 4 or 8 bytes and rendered as a hex integer.
+		switch {
+		case len(b) >= 8:
+			return event.String(hexString(le.Uint64(b))), nil
+		case len(b) >= 4:
+			return event.String(hexString(uint64(le.Uint32(b)))), nil
+		}
+		return event.Value{}, fmt.Errorf("%w: size_t of %d bytes", ErrCorrupt, len(b))
+	case TypeFileTime:
+		return event.Time(filetime(le.Uint64(b))), nil
+	case TypeSysTime:
+		return event.Time(systemTime(b)), nil
+	case TypeSID:
+		s, _, err := formatSID(b)
+		return event.String(s), err
+	case TypeBinary, TypeEvtHandle, TypeEvtXML:
+		return event.String(strings.ToUpper(hex.EncodeToString(b))), nil
+	}
+	return event.Value{}, fmt.Errorf("%w: unknown value type 0x%02x", ErrCorrupt, uint8(t))
+}
+
+// intOf reads a signed or unsigned integer of up to 64 bits.
+func intOf(t ValueType, b []byte) int64 {
+	le := binary.LittleEndian
+	switch t {
+	case TypeInt8:
+		return int64(int8(b[0]))
+	case TypeUint8:
+		return int64(b[0])
+	case TypeInt16:
+		return int64(int16(le.Uint16(b)))
+	case TypeUint16:
+		return int64(le.Uint16(b))
+	case TypeInt32:
+		return int64(int32(le.Uint32(b)))
+	case TypeUint32:
+		return int64(le.Uint32(b))
+	}
+	return int64(le.Uint64(b))
+}
+
+func hexString(u uint64) string {
+	var buf [18]byte
+	return string(strconv.AppendUint(append(buf[:0], "0x"...), u, 16))
+}
+
+// appendScalarText appends the text Windows renders for a value that
+// scalarValue decoded without error.
+func appendScalarText(dst []byte, t ValueType, b []byte) []byte {
+	le := binary.LittleEndian
+	switch t {
+	case TypeInt8, TypeUint8, TypeInt16, TypeUint16, TypeInt32, TypeUint32, TypeInt64:
+		return strconv.AppendInt(dst, intOf(t, b), 10)
+	case TypeUint64:
+		return strconv.AppendUint(dst, le.Uint64(b), 10)
+	case TypeReal32:
+		return appendFloat(dst, float64(math.Float32frombits(le.Uint32(b))), 32)
+	case TypeReal64:
+		return appendFloat(dst, math.Float64frombits(le.Uint64(b)), 64)
+	case TypeBool:
+		return strconv.AppendBool(dst, le.Uint32(b) != 0)
+	case TypeFileTime:
+		return appendTime(dst, filetime(le.Uint64(b)))
+	case TypeSysTime:
+		return appendSystemTime(dst, b)
+	}
+	v, _ := scalarValue(t, b)
+	return append(dst, v.Str()...)
 }
 
 // array decodes an array value into the texts and typed values of its

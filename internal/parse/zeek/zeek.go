@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ type header struct {
 	cols     []column
 	types    []string
 	hasTypes bool
+	plan     *plan // made by the first record after the header changed
 }
 
 func defaultHeader() header {
@@ -80,6 +82,18 @@ func defaultHeader() header {
 type Parser struct {
 	h   header
 	buf []byte
+	// Per record scratch: each column's field index, and the elements of
+	// its sets and vectors before they move to one allocation.
+	at     []int32
+	elems  []event.Value
+	arrays []pendingArray
+	noPlan bool // tests: always finish by field names
+}
+
+// pendingArray is a container column whose elements are elems[start:end].
+type pendingArray struct {
+	field      int
+	start, end int
 }
 
 // New returns a parser with no header seen yet.
@@ -133,6 +147,7 @@ func (p *Parser) headerLine(line []byte) error {
 	case "path":
 		p.h.path = string(val)
 		p.h.ls = logSource(p.h.path)
+		p.h.plan = nil
 	case "fields":
 		names := strings.Split(string(val), string(p.h.sep))
 		p.h.cols = make([]column, len(names))
@@ -140,6 +155,7 @@ func (p *Parser) headerLine(line []byte) error {
 			p.h.cols[i] = column{name: n}
 		}
 		p.h.hasTypes = false
+		p.h.plan = nil
 		if p.h.types != nil {
 			p.applyTypes()
 		}
@@ -187,49 +203,107 @@ func typeKind(t string) (kind, bool) {
 // data reads one tab-separated record.
 func (p *Parser) data(line []byte, ev *event.Event) error {
 	h := &p.h
-	n := bytes.Count(line, []byte{h.sep}) + 1
-	if n != len(h.cols) {
-		return fmt.Errorf("%d values for %d #fields", n, len(h.cols))
+	if h.plan == nil {
+		h.plan = makePlan(h)
 	}
+	planned := h.plan.fast && !p.noPlan && len(ev.Fields) == 0
+	start := len(ev.Fields)
+	if need := len(h.cols) + h.plan.extra; cap(ev.Fields)-start < need {
+		ev.Fields = slices.Grow(ev.Fields, need)
+	}
+	if cap(p.at) < len(h.cols) {
+		p.at = make([]int32, len(h.cols))
+	}
+	at := p.at[:len(h.cols)]
+	p.elems, p.arrays = p.elems[:0], p.arrays[:0]
 	if h.path != "" {
 		ev.Add("_path", event.String(h.path))
 	}
 	// One string for the whole record: text values are slices of it, so a
 	// record costs one allocation for its text, not one per column.
 	rest := string(line)
+	last := len(h.cols) - 1
 	for i := range h.cols {
 		var v string
-		if j := strings.IndexByte(rest, h.sep); j >= 0 {
+		j := strings.IndexByte(rest, h.sep)
+		switch {
+		case i < last && j >= 0:
 			v, rest = rest[:j], rest[j+1:]
-		} else {
-			v, rest = rest, ""
+		case i == last && j < 0:
+			v = rest
+		default:
+			ev.Fields = ev.Fields[:start]
+			return p.countError(line)
 		}
 		c := &h.cols[i]
+		at[i] = -1
 		if v == h.unset {
 			continue
 		}
-		val, err := p.value(c, v)
-		if err != nil {
+		// The value is decoded in place: Fields has room for every
+		// column (grown above).
+		n := len(ev.Fields)
+		ev.Fields = ev.Fields[:n+1]
+		f := &ev.Fields[n]
+		f.Name = c.name
+		if err := p.value(&f.Value, c, v, n); err != nil {
+			ev.Fields = ev.Fields[:n]
+			if err := p.countError(line); err != nil {
+				ev.Fields = ev.Fields[:start]
+				return err
+			}
+			p.moveArrays(ev)
 			return fmt.Errorf("field %s: %w", c.name, err)
 		}
-		ev.Add(c.name, val)
+		at[i] = int32(n)
 	}
-	finish(ev, h.path, h.ls)
+	p.moveArrays(ev)
+	if planned {
+		finishPlanned(ev, h, at)
+	} else {
+		finish(ev, h.path, h.ls)
+	}
 	return nil
 }
 
-func (p *Parser) value(c *column, v string) (event.Value, error) {
+// countError is the error of a line whose number of values does not match
+// the #fields header, nil when it matches.
+func (p *Parser) countError(line []byte) error {
+	if n := bytes.Count(line, []byte{p.h.sep}) + 1; n != len(p.h.cols) {
+		return fmt.Errorf("%d values for %d #fields", n, len(p.h.cols))
+	}
+	return nil
+}
+
+// moveArrays gives the record's sets and vectors their elements, all in
+// one allocation.
+func (p *Parser) moveArrays(ev *event.Event) {
+	if len(p.arrays) == 0 {
+		return
+	}
+	all := make([]event.Value, len(p.elems))
+	copy(all, p.elems)
+	for _, a := range p.arrays {
+		ev.Fields[a.field].Value = event.Array(all[a.start:a.end:a.end])
+	}
+}
+
+// value reads column c's text v into dst; a set or vector with elements
+// gets its value when the record is complete (moveArrays), as field
+// number field.
+func (p *Parser) value(dst *event.Value, c *column, v string, field int) error {
 	if !c.container {
 		if v == p.h.empty {
 			v = ""
 		}
-		return p.scalar(c.kind, v)
+		return p.scalar(dst, c.kind, v)
 	}
 	if v == p.h.empty {
 		// Zeek writes both an empty container and one holding a single
 		// empty string as the empty marker; the empty container is the
 		// more common reading.
-		return event.Array([]event.Value{}), nil
+		*dst = event.Array([]event.Value{})
+		return nil
 	}
 	sep := p.h.setSep
 	if sep == "" {
@@ -237,66 +311,77 @@ func (p *Parser) value(c *column, v string) (event.Value, error) {
 		// one element (and Cut below could not advance).
 		sep = "\x00"
 	}
-	out := make([]event.Value, 0, strings.Count(v, sep)+1)
+	start := len(p.elems)
 	for rest, more := v, true; more; {
 		var s string
 		s, rest, more = strings.Cut(rest, sep)
-		x, err := p.scalar(c.kind, s)
-		if err != nil {
-			return event.Value{}, err
+		p.elems = append(p.elems, event.Value{})
+		if err := p.scalar(&p.elems[len(p.elems)-1], c.kind, s); err != nil {
+			p.elems = p.elems[:start]
+			return err
 		}
-		out = append(out, x)
 	}
-	return event.Array(out), nil
+	p.arrays = append(p.arrays, pendingArray{field: field, start: start, end: len(p.elems)})
+	*dst = event.Value{}
+	return nil
 }
 
-func (p *Parser) scalar(k kind, v string) (event.Value, error) {
+func (p *Parser) scalar(dst *event.Value, k kind, v string) error {
 	switch k {
 	case kindString:
-		if strings.IndexByte(v, '\\') < 0 && utf8.ValidString(v) && printable(v) {
-			return event.String(v), nil
+		if plainText(v) {
+			*dst = event.String(v)
+			return nil
 		}
 		s, err := unescape(v)
 		if err != nil {
-			return event.Value{}, err
+			return err
 		}
 		p.buf = Escape(p.buf[:0], s)
-		return event.String(string(p.buf)), nil
+		*dst = event.String(string(p.buf))
+		return nil
 	case kindTime:
 		if t, ok := epochPlain(v); ok {
-			return event.Time(t), nil
+			*dst = event.Time(t)
+			return nil
 		}
 		t, err := Epoch([]byte(v))
 		if err != nil {
-			return event.Value{}, err
+			return err
 		}
-		return event.Time(t), nil
+		*dst = event.Time(t)
+		return nil
 	case kindInt:
 		i, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			u, uerr := strconv.ParseUint(v, 10, 64)
 			if uerr != nil {
-				return event.Value{}, fmt.Errorf("not an integer: %q", v)
+				return fmt.Errorf("not an integer: %q", v)
 			}
-			return event.Float(float64(u)), nil
+			*dst = event.Float(float64(u))
+			return nil
 		}
-		return event.Int(i), nil
+		*dst = event.Int(i)
+		return nil
 	case kindFloat:
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			return event.Value{}, fmt.Errorf("not a number: %q", v)
+			return fmt.Errorf("not a number: %q", v)
 		}
-		return event.Float(f), nil
+		*dst = event.Float(f)
+		return nil
 	case kindBool:
 		switch v {
 		case "T":
-			return event.Bool(true), nil
+			*dst = event.Bool(true)
+			return nil
 		case "F":
-			return event.Bool(false), nil
+			*dst = event.Bool(false)
+			return nil
 		}
-		return event.Value{}, fmt.Errorf("not a bool: %q", v)
+		return fmt.Errorf("not a bool: %q", v)
 	}
-	return event.Value{}, fmt.Errorf("unknown kind %d", k)
+	return fmt.Errorf("unknown kind %d", k)
 }
 
 // Epoch reads Zeek's "1521911720.865716" exactly (no float rounding);
@@ -335,6 +420,23 @@ func Epoch(v []byte) (time.Time, error) {
 		s, ns = -s, -ns
 	}
 	return time.Unix(s, ns).UTC(), nil
+}
+
+// plainText says whether a value needs neither unescaping nor escaping:
+// no backslash, no control characters, valid UTF-8.
+func plainText(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 0x80:
+			// The ASCII before i passed; check the rest the long way.
+			rest := v[i:]
+			return strings.IndexByte(rest, '\\') < 0 && utf8.ValidString(rest) && printable(rest)
+		case c < 0x20 || c == 0x7f || c == '\\':
+			return false
+		}
+	}
+	return true
 }
 
 func printable(b string) bool {
@@ -461,83 +563,67 @@ func finish(ev *event.Event, path string, ls event.LogSource) {
 		ev.Time = v.Time()
 	}
 	ev.LogSource = ls
-	normalize.Entity(ev, normalize.SourceIP, "id.orig_h", "id_orig_h")
-	normalize.Entity(ev, normalize.SourcePort, "id.orig_p", "id_orig_p")
-	normalize.Entity(ev, normalize.DestIP, "id.resp_h", "id_resp_h")
-	normalize.Entity(ev, normalize.DestPort, "id.resp_p", "id_resp_p")
-	normalize.Entity(ev, "network.transport", "proto")
+	for _, r := range commonEntities {
+		normalize.Entity(ev, r.ecs, r.from...)
+	}
+	for _, r := range pathEntities(path) {
+		normalize.Entity(ev, r.ecs, r.from...)
+	}
 	switch path {
-	case "dns":
-		normalize.Entity(ev, normalize.DNSQuestion, "query")
 	case "http":
-		normalize.Entity(ev, "url.domain", "host")
-		normalize.Entity(ev, "url.path", "uri")
-		normalize.Entity(ev, "http.request.method", "method")
-		normalize.Entity(ev, "user_agent.original", "user_agent")
 		if h, u := ev.GetString("host"), ev.GetString("uri"); h != "" && u != "" {
 			ev.Add(normalize.URLFull, event.String("http://"+h+u))
 		}
-	case "ssl":
-		normalize.Entity(ev, "tls.client.server_name", "server_name")
-	case "files", "pe":
-		normalize.Entity(ev, normalize.FileHashPrefix+"md5", "md5")
-		normalize.Entity(ev, normalize.FileHashPrefix+"sha1", "sha1")
-		normalize.Entity(ev, normalize.FileHashPrefix+"sha256", "sha256")
-		normalize.Entity(ev, "file.name", "filename")
-	case "smb_files":
-		normalize.Entity(ev, "file.path", "path")
-		normalize.Entity(ev, "file.name", "name")
-	case "ntlm", "rdp":
-		normalize.Entity(ev, normalize.UserName, "username", "cookie")
-		normalize.Entity(ev, normalize.UserDomain, "domainname")
-		normalize.Entity(ev, normalize.HostName, "hostname")
-	case "kerberos":
-		normalize.Entity(ev, normalize.UserName, "client")
-	case "smtp":
-		normalize.Entity(ev, normalize.EmailFrom, "mailfrom", "from")
-		normalize.Entity(ev, normalize.EmailTo, "rcptto", "to")
-		normalize.Entity(ev, "email.subject", "subject")
 	case "ssh", "ftp":
-		normalize.Entity(ev, normalize.UserName, "user")
 		if v, ok := ev.Get("auth_success"); ok && v.Kind() == event.KindBool {
-			outcome := "failure"
-			if v.Bool() {
-				outcome = "success"
-			}
-			ev.Add(normalize.EventOutcome, event.String(outcome))
+			ev.Add(normalize.EventOutcome, event.String(outcome(v.Bool())))
 		}
-	case "notice":
-		normalize.Entity(ev, "rule.name", "note")
 	}
 	ev.Message = message(ev, path)
 }
 
+func outcome(success bool) string {
+	if success {
+		return "success"
+	}
+	return "failure"
+}
+
 // message is a short human line: the log type and its most telling field.
 func message(ev *event.Event, path string) string {
-	var key string
-	switch path {
-	case "dns":
-		key = "query"
-	case "http":
-		key = "uri"
-	case "ssl":
-		key = "server_name"
-	case "weird":
-		key = "name"
-	case "notice":
-		key = "msg"
-	case "syslog":
-		key = "message"
-	case "analyzer":
-		key = "failure_reason"
-	case "software":
-		key = "unparsed_version"
-	}
-	if key != "" {
+	if key := messageKey(path); key != "" {
 		if v := ev.GetString(key); v != "" {
 			return path + " " + v
 		}
 	}
+	return pathMessage(path)
+}
+
+// messageKey is the field whose value follows the log type in the message.
+func messageKey(path string) string {
+	switch path {
+	case "dns":
+		return "query"
+	case "http":
+		return "uri"
+	case "ssl":
+		return "server_name"
+	case "weird":
+		return "name"
+	case "notice":
+		return "msg"
+	case "syslog":
+		return "message"
+	case "analyzer":
+		return "failure_reason"
+	case "software":
+		return "unparsed_version"
+	}
+	return ""
+}
+
+// pathMessage is the message of a record without a telling field.
+func pathMessage(path string) string {
 	if path == "" {
 		return "zeek"
 	}
