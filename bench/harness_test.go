@@ -211,10 +211,15 @@ var (
 )
 
 // buildWacht builds the product binary from ../ into a temporary directory,
-// once per test process.
+// once per test process; WACHT_BENCH_WACHT names a prebuilt one instead (to
+// compare two builds).
 func buildWacht(tb testing.TB) string {
 	tb.Helper()
 	wachtOnce.Do(func() {
+		if bin := os.Getenv("WACHT_BENCH_WACHT"); bin != "" {
+			wachtBin = bin
+			return
+		}
 		dir, err := os.MkdirTemp("", "wacht-bench-bin-")
 		if err != nil {
 			wachtErr = fmt.Errorf("temp dir for wacht binary: %w", err)

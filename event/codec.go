@@ -6,11 +6,22 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // codecVersion is the first byte of an encoded batch. Bump it when the layout
 // changes and keep decoding the old one.
 const codecVersion = 1
+
+// codecS2 is the first byte of a batch compressed with S2 (a codecVersion
+// batch inside). The journal holds batches in this form: a fifth of the
+// bytes to write, copy through NATS and read back.
+const codecS2 = 0xc2
+
+// maxBatchBytes bounds what a compressed batch may expand to.
+const maxBatchBytes = 256 << 20
 
 // maxArrayDepth bounds nesting of arrays in the codec.
 const maxArrayDepth = 64
@@ -141,7 +152,16 @@ func (r *reader) bytes(what string) []byte {
 	return out
 }
 
-func (r *reader) str(what string) string { return string(r.bytes(what)) }
+// str returns the next string. It shares the batch's memory (see
+// DecodeBatch) rather than copying each of the thousands of names and
+// values a batch holds.
+func (r *reader) str(what string) string {
+	b := r.bytes(what)
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
 
 func (r *reader) time(what string) time.Time {
 	n := r.varint(what)
@@ -162,10 +182,23 @@ func (r *reader) count(what string) int {
 	return int(n)
 }
 
-// DecodeBatch decodes a batch written by AppendBatch.
+// DecodeBatch decodes a batch written by AppendBatch. The events' strings
+// and raw records share b's memory: b must not be changed afterwards.
 func DecodeBatch(b []byte) ([]*Event, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrCorrupt)
+	}
+	if b[0] == codecS2 {
+		n, err := s2.DecodedLen(b[1:])
+		if err != nil || n > maxBatchBytes {
+			return nil, fmt.Errorf("%w: compressed batch of %d bytes: %v", ErrCorrupt, n, err)
+		}
+		if b, err = s2.Decode(make([]byte, n), b[1:]); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		if len(b) == 0 || b[0] == codecS2 {
+			return nil, fmt.Errorf("%w: nested compression", ErrCorrupt)
+		}
 	}
 	if b[0] != codecVersion {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, b[0])
@@ -262,12 +295,21 @@ func (r *reader) value(depth int) Value {
 // BatchBuilder accumulates encoded events for one batch, so that a caller
 // can cut batches by their real encoded size.
 type BatchBuilder struct {
-	n    int
+	n int
+	// body is the batch with room for its header in front: the header is
+	// written into the room when the batch is finished, so that the whole
+	// batch is one slice, compressed without another copy.
 	body []byte
 }
 
+// headerRoom is the most a batch header takes: version and a uvarint count.
+const headerRoom = 1 + binary.MaxVarintLen64
+
 // Add encodes e into the batch.
 func (b *BatchBuilder) Add(e *Event) {
+	if len(b.body) < headerRoom {
+		b.body = append(b.body[:0], make([]byte, headerRoom)...)
+	}
 	b.body = appendEvent(b.body, e)
 	b.n++
 }
@@ -276,14 +318,39 @@ func (b *BatchBuilder) Add(e *Event) {
 func (b *BatchBuilder) Count() int { return b.n }
 
 // Size is the encoded size so far.
-func (b *BatchBuilder) Size() int { return len(b.body) + 11 }
+func (b *BatchBuilder) Size() int { return max(len(b.body), headerRoom) }
+
+// finish writes the header in front of the events and returns the batch.
+func (b *BatchBuilder) finish() []byte {
+	if len(b.body) < headerRoom {
+		b.body = append(b.body[:0], make([]byte, headerRoom)...)
+	}
+	var hdr [headerRoom]byte
+	h := append(hdr[:0], codecVersion)
+	h = binary.AppendUvarint(h, uint64(b.n))
+	start := headerRoom - len(h)
+	copy(b.body[start:], h)
+	return b.body[start:]
+}
 
 // AppendTo appends the finished batch (as AppendBatch would encode the same
 // events) to dst.
 func (b *BatchBuilder) AppendTo(dst []byte) []byte {
-	dst = append(dst, codecVersion)
-	dst = binary.AppendUvarint(dst, uint64(b.n))
-	return append(dst, b.body...)
+	return append(dst, b.finish()...)
+}
+
+// AppendCompressedTo appends the finished batch compressed with S2 (which
+// DecodeBatch reads as well) to dst.
+func (b *BatchBuilder) AppendCompressedTo(dst []byte) []byte {
+	batch := b.finish()
+	start := len(dst)
+	need := start + 1 + s2.MaxEncodedLen(len(batch))
+	if cap(dst) < need {
+		dst = append(make([]byte, 0, need), dst...)
+	}
+	dst = append(dst, codecS2)
+	enc := s2.Encode(dst[len(dst):need], batch)
+	return dst[:len(dst)+len(enc)]
 }
 
 // Reset empties the builder, keeping its buffer.

@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/s2"
 )
 
 func sampleEvent() *Event {
@@ -76,19 +78,67 @@ func TestDecodeBatchRejectsCorruption(t *testing.T) {
 
 func TestComputeIDIsStableAndDistinguishes(t *testing.T) {
 	a, b := sampleEvent(), sampleEvent()
-	if a.ID != b.ID || len(a.ID) != 32 {
+	if a.ID != b.ID || len(a.ID) != IDLen {
 		t.Fatalf("same record, ids %q and %q", a.ID, b.ID)
 	}
-	b.Tenant = "other"
-	b.ComputeID()
-	if a.ID == b.ID {
-		t.Fatal("tenant not part of the id")
+	if got, ok := IDTime(a.ID); !ok || !got.Equal(a.Time) {
+		t.Fatalf("IDTime(%q) = %v, %v; want %v", a.ID, got, ok, a.Time)
 	}
-	c := sampleEvent()
-	c.Raw = []byte("<34>1 raw2")
-	c.ComputeID()
-	if a.ID == c.ID {
-		t.Fatal("raw record not part of the id")
+	if _, ok := IDTime("zz" + a.ID[2:]); ok {
+		t.Fatal("IDTime accepted a non-hex id")
+	}
+	// What the store does not keep from the fields does not count.
+	b.Tenant, b.IngestTime, b.Source.Peer = "other", b.IngestTime.Add(time.Hour), "10.9.9.9:1"
+	b.ComputeID()
+	if a.ID != b.ID {
+		t.Fatal("tenant, ingest time or peer changed the id")
+	}
+	// Field order does not count either: stores return columns sorted.
+	r := sampleEvent()
+	r.Fields[0], r.Fields[1] = r.Fields[1], r.Fields[0]
+	r.ComputeID()
+	if a.ID != r.ID {
+		t.Fatal("field order changed the id")
+	}
+	for name, change := range map[string]func(*Event){
+		"raw record of a failed parse": func(e *Event) { e.Raw = []byte("<34>1 raw2") },
+		"message":                      func(e *Event) { e.Message += "!" },
+		"time":                         func(e *Event) { e.Time = e.Time.Add(time.Nanosecond) },
+		"field value":                  func(e *Event) { e.Fields[0].Value = String("rooT") },
+		"field name":                   func(e *Event) { e.Fields[0].Name = "user.id" },
+	} {
+		c := sampleEvent()
+		change(c)
+		c.ComputeID()
+		if a.ID == c.ID {
+			t.Errorf("%s not part of the id", name)
+		}
+	}
+}
+
+func TestIDDerivable(t *testing.T) {
+	ok := sampleEvent()
+	ok.Errors = nil
+	ok.ComputeID()
+	if !ok.IDDerivable() {
+		t.Fatal("a plain event's id is not derivable")
+	}
+	for name, change := range map[string]func(*Event){
+		"parse errors":   func(e *Event) { e.AddError("bad") },
+		"changed fields": func(e *Event) { e.Add("late", String("x")) },
+		"repeated name":  func(e *Event) { e.Add("user.name", String("x")); e.ComputeID() },
+		"reserved name":  func(e *Event) { e.Add("tenant", String("x")); e.ComputeID() },
+		"store's name":   func(e *Event) { e.Add("_msg", String("x")); e.ComputeID() },
+		"empty name":     func(e *Event) { e.Add("", String("x")); e.ComputeID() },
+		"foreign id":     func(e *Event) { e.ID = "abc" },
+	} {
+		e := sampleEvent()
+		e.Errors = nil
+		e.ComputeID()
+		change(e)
+		if e.IDDerivable() {
+			t.Errorf("%s: id reported derivable", name)
+		}
 	}
 }
 
@@ -139,5 +189,60 @@ func TestBatchBuilderMatchesAppendBatch(t *testing.T) {
 	b.Reset()
 	if b.Count() != 0 || !bytes.Equal(b.AppendTo(nil), AppendBatch(nil, nil)) {
 		t.Fatal("reset")
+	}
+}
+
+func TestInternedStringsSurviveCopiesAndGrowth(t *testing.T) {
+	var e Event
+	a := e.Intern([]byte("alpha"))
+	c := e // a copy shares the arena: its strings must not overwrite e's
+	b := c.Intern([]byte("beta"))
+	d := e.Intern([]byte("delta"))
+	big := e.Intern(bytes.Repeat([]byte("x"), 4096)) // a new block
+	buf := []byte("reused")
+	r := e.Intern(buf)
+	buf[0] = 'X'
+	if a != "alpha" || b != "beta" || d != "delta" || len(big) != 4096 || r != "reused" || e.Intern(nil) != "" {
+		t.Fatalf("interned strings changed: %q %q %q %d %q", a, b, d, len(big), r)
+	}
+}
+
+func TestCompressedBatchRoundTrip(t *testing.T) {
+	var b BatchBuilder
+	in := []*Event{sampleEvent(), {Tenant: "default", Message: "bare"}}
+	for _, e := range in {
+		b.Add(e)
+	}
+	enc := b.AppendCompressedTo([]byte("prefix"))
+	if string(enc[:6]) != "prefix" || enc[6] != codecS2 {
+		t.Fatalf("compressed batch does not follow dst: %q", enc[:8])
+	}
+	out, err := DecodeBatch(enc[6:])
+	if err != nil || len(out) != 2 || out[0].ID != in[0].ID || out[1].Message != "bare" || len(out[0].Fields) != len(in[0].Fields) {
+		t.Fatalf("round trip: %v %+v", err, out)
+	}
+	for _, bad := range [][]byte{{codecS2}, {codecS2, 0xff, 0xff, 0xff, 0xff, 0x0f}, append([]byte{codecS2}, s2.Encode(nil, []byte{codecS2, 1})...)} {
+		if _, err := DecodeBatch(bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("DecodeBatch(%x) = %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
+
+func TestDeleteRemovesEveryFieldOfTheName(t *testing.T) {
+	var e Event
+	for _, n := range []string{"a", "b", "a", "c"} {
+		e.Add(n, String(n))
+	}
+	e.Delete("x")
+	if len(e.Fields) != 4 {
+		t.Fatalf("deleting a missing name changed the fields: %v", e.Fields)
+	}
+	e.Delete("a")
+	if len(e.Fields) != 2 || e.Fields[0].Name != "b" || e.Fields[1].Name != "c" {
+		t.Fatalf("after Delete(a): %v", e.Fields)
+	}
+	var b BatchBuilder
+	if out, err := DecodeBatch(b.AppendTo(nil)); err != nil || len(out) != 0 {
+		t.Fatalf("empty builder: %v %v", out, err)
 	}
 }

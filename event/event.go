@@ -5,9 +5,6 @@
 package event
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"math"
 	"strconv"
 	"strings"
@@ -47,8 +44,8 @@ type Field struct {
 // information (time, tenant, message, source) lives in the struct, never in
 // Fields.
 type Event struct {
-	// ID is a stable hash of tenant, time and raw content; it identifies the
-	// event for de-duplication across redelivery.
+	// ID is the event time and a hash of its content (see ComputeID); it
+	// identifies the event for de-duplication across redelivery.
 	ID string
 	// Time is when the event happened (from the record); IngestTime when
 	// wacht received it. Both are UTC.
@@ -68,7 +65,59 @@ type Event struct {
 	// Errors are parse problems. An event that could not be parsed fully is
 	// kept with its raw bytes and these errors (stored as _error).
 	Errors []string
+
+	// arena holds the bytes of strings made by Intern: one allocation for
+	// all names and values of a parsed record instead of one per string.
+	// It is shared by copies of the event, so that a copy's strings never
+	// overwrite the original's.
+	arena *arena
 }
+
+type arena struct{ b []byte }
+
+// grow makes room for n more bytes; strings already made keep the old
+// block alive.
+func (a *arena) grow(n int) {
+	if cap(a.b)-len(a.b) < n {
+		a.b = make([]byte, 0, max(2*cap(a.b), n, 512))
+	}
+}
+
+// Intern returns b as a string kept in the event's own memory. Parsers use
+// it for the many short names and values of one record: they cost one
+// allocation together. The bytes are copied; b may be reused.
+func (e *Event) Intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	a := e.mem(len(b))
+	start := len(a.b)
+	a.b = append(a.b, b...)
+	return unsafe.String(&a.b[start], len(b))
+}
+
+// internJoin is Intern of prefix + "." + name.
+func (e *Event) internJoin(prefix string, name []byte) string {
+	n := len(prefix) + 1 + len(name)
+	a := e.mem(n)
+	start := len(a.b)
+	a.b = append(a.b, prefix...)
+	a.b = append(a.b, '.')
+	a.b = append(a.b, name...)
+	return unsafe.String(&a.b[start], n)
+}
+
+// mem returns the arena with room for n more bytes.
+func (e *Event) mem(n int) *arena {
+	if e.arena == nil {
+		e.arena = &arena{}
+	}
+	e.arena.grow(n)
+	return e.arena
+}
+
+// reserve makes room for n more bytes of interned strings.
+func (e *Event) reserve(n int) { e.mem(n) }
 
 // Get returns the value of the first field with the given name.
 func (e *Event) Get(name string) (Value, bool) {
@@ -108,12 +157,20 @@ func (e *Event) Add(name string, v Value) {
 
 // Delete removes every field with the given name.
 func (e *Event) Delete(name string) {
-	out := e.Fields[:0]
-	for _, f := range e.Fields {
+	i := 0
+	for i < len(e.Fields) && e.Fields[i].Name != name {
+		i++
+	}
+	if i == len(e.Fields) {
+		return // the common case: nothing moves
+	}
+	out := e.Fields[:i]
+	for _, f := range e.Fields[i+1:] {
 		if f.Name != name {
 			out = append(out, f)
 		}
 	}
+	clear(e.Fields[len(out):])
 	e.Fields = out
 }
 
@@ -125,44 +182,6 @@ func (e *Event) AddError(msg string) {
 // ErrorText joins the recorded parse problems.
 func (e *Event) ErrorText() string {
 	return strings.Join(e.Errors, "; ")
-}
-
-// ComputeID sets ID from the tenant, the event time, the listener and the raw
-// record (or, without raw bytes, the message and fields). Two deliveries of
-// the same record get the same id.
-func (e *Event) ComputeID() {
-	if len(e.Raw) > 0 && len(e.Tenant)+9+len(e.Raw) <= 1024 {
-		// The common case in one call on a stack buffer: no allocation
-		// but the id itself.
-		var buf [1024]byte
-		b := append(buf[:0], e.Tenant...)
-		b = append(b, 0)
-		b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
-		b = append(b, e.Raw...)
-		sum := sha256.Sum256(b)
-		e.ID = hex.EncodeToString(sum[:16])
-		return
-	}
-	h := sha256.New()
-	var b [8]byte
-	h.Write([]byte(e.Tenant))
-	h.Write([]byte{0})
-	binary.LittleEndian.PutUint64(b[:], uint64(e.Time.UnixNano()))
-	h.Write(b[:])
-	if len(e.Raw) > 0 {
-		h.Write(e.Raw)
-	} else {
-		h.Write([]byte(e.Message))
-		for _, f := range e.Fields {
-			h.Write([]byte{0})
-			h.Write([]byte(f.Name))
-			h.Write([]byte{1})
-			h.Write([]byte(f.Value.String()))
-		}
-	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	e.ID = hex.EncodeToString(sum[:16])
 }
 
 // Kind is the type of a Value.
@@ -311,21 +330,33 @@ func (v Value) String() string {
 	switch v.kind {
 	case KindString:
 		return v.s
+	case KindNull:
+		return ""
+	}
+	var buf [64]byte
+	return string(v.AppendText(buf[:0]))
+}
+
+// AppendText appends what String returns.
+func (v Value) AppendText(dst []byte) []byte {
+	switch v.kind {
+	case KindString:
+		return append(dst, v.s...)
 	case KindInt:
-		return strconv.FormatInt(int64(v.n), 10)
+		return strconv.AppendInt(dst, int64(v.n), 10)
 	case KindFloat:
-		return strconv.FormatFloat(math.Float64frombits(v.n), 'g', -1, 64)
+		return strconv.AppendFloat(dst, math.Float64frombits(v.n), 'g', -1, 64)
 	case KindBool:
 		if v.n == 1 {
-			return "true"
+			return append(dst, "true"...)
 		}
-		return "false"
+		return append(dst, "false"...)
 	case KindTime:
-		return v.Time().Format(time.RFC3339Nano)
+		return v.Time().AppendFormat(dst, time.RFC3339Nano)
 	case KindArray:
-		return string(v.AppendJSON(nil))
+		return v.AppendJSON(dst)
 	}
-	return ""
+	return dst
 }
 
 // Equal reports whether two values have the same kind and content.

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 
@@ -19,15 +20,22 @@ func (e *Event) AddJSON(prefix string, v *fastjson.Value) {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		o.Visit(func(k []byte, child *fastjson.Value) {
-			name := string(k)
+			var name string
 			if prefix != "" {
-				name = prefix + "." + name
+				name = e.internJoin(prefix, k)
+			} else {
+				name = e.Intern(k)
 			}
 			e.AddJSON(name, child)
 		})
 	default:
 		if prefix == "" {
 			prefix = "value"
+		}
+		if v.Type() == fastjson.TypeString {
+			b, _ := v.StringBytes()
+			e.Add(prefix, String(e.Intern(b)))
+			return
 		}
 		e.Add(prefix, FromJSON(v))
 	}
@@ -78,6 +86,13 @@ func (e *Event) ParseJSONObject(p *fastjson.Parser, data []byte) (*fastjson.Valu
 	}
 	if v.Type() != fastjson.TypeObject {
 		return nil, fmt.Errorf("JSON value is a %s, want an object", v.Type())
+	}
+	// Room for every name and value at once, and for about as many fields
+	// as the record has colons.
+	e.reserve(len(data))
+	if cap(e.Fields)-len(e.Fields) < 8 {
+		n := min(bytes.Count(data, []byte{':'}), 512)
+		e.Fields = append(make([]Field, 0, len(e.Fields)+n), e.Fields...)
 	}
 	e.AddJSON("", v)
 	return v, nil
@@ -145,6 +160,41 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = AppendJSONString(dst, f.Name)
 		dst = append(dst, ':')
 		dst = f.Value.AppendJSON(dst)
+	}
+	return append(dst, '}')
+}
+
+// AppendStoreJSON renders the event the way the event stores keep it: one
+// flat JSON object with every value as text (Value.String, so that a row
+// read back gives the same strings), the id only when withID is set (a
+// store derives it otherwise, see IDDerivable) and the raw record only when
+// withRaw is set.
+func (e *Event) AppendStoreJSON(dst []byte, withID, withRaw bool) []byte {
+	dst = append(dst, `{"_time":`...)
+	dst = AppendJSONString(dst, e.Time.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"))
+	dst = append(dst, `,"_msg":`...)
+	dst = AppendJSONString(dst, e.Message)
+	for _, r := range e.ReservedFields() {
+		if r.Name == FieldID && !withID {
+			continue
+		}
+		dst = append(dst, ',')
+		dst = AppendJSONString(dst, r.Name)
+		dst = append(dst, ':')
+		dst = AppendJSONString(dst, r.Value)
+	}
+	for _, f := range e.Fields {
+		if f.Value.IsNull() {
+			continue
+		}
+		dst = append(dst, ',')
+		dst = AppendJSONString(dst, StoreName(f.Name))
+		dst = append(dst, ':')
+		dst = AppendJSONString(dst, f.Value.String())
+	}
+	if withRaw && len(e.Raw) > 0 {
+		dst = append(dst, `,"`+FieldRaw+`":`...)
+		dst = AppendJSONString(dst, string(e.Raw))
 	}
 	return append(dst, '}')
 }

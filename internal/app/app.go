@@ -115,12 +115,14 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 	} else {
 		var es *vlstore.Store
 		es, err = vlstore.Open(vlstore.Config{
-			Path:          cfg.Path("events"),
-			Retention:     time.Duration(cfg.Store.Retention),
-			MaxDiskBytes:  int64(cfg.Store.MaxDiskBytes),
-			MemoryBytes:   int64(cfg.Store.MemoryBytes),
-			FlushInterval: time.Duration(cfg.Store.FlushInterval),
-			KeepOriginal:  cfg.Store.KeepOriginal,
+			Path:             cfg.Path("events"),
+			Retention:        time.Duration(cfg.Store.Retention),
+			MaxDiskBytes:     int64(cfg.Store.MaxDiskBytes),
+			MemoryBytes:      int64(cfg.Store.MemoryBytes),
+			FlushInterval:    time.Duration(cfg.Store.FlushInterval),
+			KeepOriginal:     cfg.Store.KeepOriginal,
+			CompactAfterIdle: time.Duration(cfg.Store.CompactAfterIdle),
+			CompactMaxBytes:  int64(cfg.Store.CompactMaxBytes),
 			TenantRetention: func() map[string]time.Duration {
 				m := map[string]time.Duration{}
 				for name, t := range cfg.Store.Tenants {
@@ -147,7 +149,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, er
 	if err != nil {
 		return nil, err
 	}
-	a.indexer, err = indexer.New(a.journal, a.events, indexer.Options{Dir: cfg.Data, Metrics: a.Metrics, OnBatch: a.fanOut}, log)
+	a.indexer, err = indexer.New(a.journal, a.events, indexer.Options{Dir: cfg.Data, Metrics: a.Metrics, OnBatch: a.fanOut,
+		// a.accepter is set below, before the indexer runs.
+		Busy: func() bool { return a.accepter.Busy() }}, log)
 	if err != nil {
 		return nil, err
 	}

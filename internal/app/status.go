@@ -35,6 +35,7 @@ type StoreStatus struct {
 	ReadOnly      bool      `json:"read_only"`
 	DroppedOld    uint64    `json:"dropped_older_than_retention"`
 	DroppedFuture uint64    `json:"dropped_too_far_in_future"`
+	Compactions   uint64    `json:"compactions"`
 	Oldest        time.Time `json:"oldest,omitzero"`
 	Newest        time.Time `json:"newest,omitzero"`
 }
@@ -59,7 +60,7 @@ func (a *App) Status() Status {
 		},
 		Store: StoreStatus{
 			Rows: st.Rows, BytesOnDisk: st.BytesOnDisk, Parts: st.Parts, ReadOnly: st.ReadOnly,
-			DroppedOld: st.DroppedOld, DroppedFuture: st.DroppedFuture, Oldest: st.MinTime, Newest: st.MaxTime,
+			DroppedOld: st.DroppedOld, DroppedFuture: st.DroppedFuture, Compactions: st.Compactions, Oldest: st.MinTime, Newest: st.MaxTime,
 		},
 		Ready: ready,
 	}
@@ -77,7 +78,7 @@ func (a *App) registerGauges() {
 		if time.Since(cachedAt) > time.Second {
 			st := a.events.Stats()
 			cached.Store = StoreStatus{Rows: st.Rows, BytesOnDisk: st.BytesOnDisk, Parts: st.Parts, ReadOnly: st.ReadOnly,
-				DroppedOld: st.DroppedOld, DroppedFuture: st.DroppedFuture}
+				DroppedOld: st.DroppedOld, DroppedFuture: st.DroppedFuture, Compactions: st.Compactions}
 			cachedAt = time.Now()
 		}
 		return cached.Store
@@ -85,6 +86,7 @@ func (a *App) registerGauges() {
 	m.NewGauge("wacht_store_rows", func() float64 { return float64(get().Rows) })
 	m.NewGauge("wacht_store_bytes_on_disk", func() float64 { return float64(get().BytesOnDisk) })
 	m.NewGauge("wacht_store_parts", func() float64 { return float64(get().Parts) })
+	m.NewGauge("wacht_store_compactions_total", func() float64 { return float64(get().Compactions) })
 	m.NewGauge(`wacht_store_engine_dropped_total{reason="older_than_retention"}`, func() float64 { return float64(get().DroppedOld) })
 	m.NewGauge(`wacht_store_engine_dropped_total{reason="too_far_in_future"}`, func() float64 { return float64(get().DroppedFuture) })
 	m.NewGauge("wacht_store_read_only", func() float64 {

@@ -159,6 +159,11 @@ type Store struct {
 	MemoryBytes   Bytes    `yaml:"memory_bytes"`
 	FlushInterval Duration `yaml:"flush_interval"`
 	KeepOriginal  bool     `yaml:"keep_original"`
+	// CompactAfterIdle merges the parts of older days written since the
+	// last compaction once ingest has been idle this long (0: never).
+	CompactAfterIdle Duration `yaml:"compact_after_idle"`
+	// CompactMaxBytes leaves larger day partitions to the engine's merging.
+	CompactMaxBytes Bytes `yaml:"compact_max_bytes"`
 	// Tenants overrides retention per tenant (shorter than Retention).
 	Tenants map[string]TenantStore `yaml:"tenants"`
 }
@@ -189,7 +194,8 @@ func Default() Config {
 		Journal: Journal{Fsync: "1s", MaxBytes: 2 << 30, Index: true},
 		Store: Store{
 			Retention: Duration(90 * 24 * time.Hour), MemoryBytes: 512 << 20,
-			FlushInterval: Duration(5 * time.Second),
+			FlushInterval:    Duration(5 * time.Second),
+			CompactAfterIdle: Duration(30 * time.Second), CompactMaxBytes: 1 << 30,
 		},
 		State: State{Driver: "sqlite"},
 		Cases: DefaultCases(),

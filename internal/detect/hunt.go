@@ -240,13 +240,6 @@ func PrefilterQuery(rules []*sigma.Rule) string {
 	return strings.Join(alts, " or ")
 }
 
-// reservedColumns are the stored columns that are struct members of an
-// event, not fields.
-var reservedColumns = map[string]bool{"_time": true, "_msg": true, "_stream": true, "_stream_id": true,
-	event.FieldID: true, event.FieldTenant: true, event.FieldIngestTime: true, event.FieldListener: true,
-	event.FieldPeer: true, event.FieldProduct: true, event.FieldCategory: true, event.FieldService: true,
-	event.FieldFormat: true, event.FieldError: true, event.FieldRaw: true}
-
 // EventFromRow turns a stored row back into an event: reserved columns into
 // the struct, the others into string fields. Names and values are copied:
 // the embedded store hands out strings backed by buffers it reuses once
@@ -281,7 +274,7 @@ func EventFromRow(row eventstore.Row, tenant string) *event.Event {
 		case event.FieldRaw:
 			ev.Raw = []byte(f.Value)
 		default:
-			if !reservedColumns[f.Name] {
+			if !event.IsReserved(f.Name) {
 				ev.Fields = append(ev.Fields, event.Field{Name: strings.Clone(f.Name), Value: event.String(f.Value)})
 			}
 		}

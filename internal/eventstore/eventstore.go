@@ -33,6 +33,14 @@ type EventStore interface {
 	Close() error
 }
 
+// ParallelWriter is an EventStore that can write one batch with up to n
+// goroutines. The indexer uses it to catch up when sources pause, and
+// writes with one goroutine while they send, leaving the other cores to
+// accepting events.
+type ParallelWriter interface {
+	WriteParallel(ctx context.Context, events []*event.Event, n int) (WriteResult, error)
+}
+
 // WriteResult says what a Write did with its events.
 type WriteResult struct {
 	Written int
@@ -54,6 +62,10 @@ type Query struct {
 	// Limit bounds the number of rows (0: no limit). Queries without pipes
 	// return the newest rows first.
 	Limit int
+	// Unordered returns the rows of a query without pipes in the store's
+	// order rather than newest first: for scans over more rows than the
+	// store could sort in its memory budget.
+	Unordered bool
 }
 
 // Field is one column of a result row.
@@ -83,8 +95,18 @@ type Stats struct {
 	ReadOnly      bool
 	DroppedOld    uint64
 	DroppedFuture uint64
-	MinTime       time.Time
-	MaxTime       time.Time
+	// Compactions counts partitions merged after ingest went idle.
+	Compactions uint64
+	MinTime     time.Time
+	MaxTime     time.Time
+}
+
+// StreamFields returns the low-cardinality fields that group events into
+// VictoriaLogs streams: one stream per source and Sigma logsource. Rows of one
+// stream are stored together, so events of one kind (Sysmon process creation,
+// say) share blocks and compress far better than a mix of kinds would.
+func StreamFields() []string {
+	return []string{event.FieldListener, event.FieldFormat, event.FieldProduct, event.FieldService, event.FieldCategory}
 }
 
 // ErrBadQuery marks errors in the query text (shown to the user).

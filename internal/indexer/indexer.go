@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ type Indexer struct {
 	log     *slog.Logger
 	ckpt    *checkpoint
 	now     func() time.Time
+	busy    func() bool
 	onBatch func(events []*event.Event)
 
 	written atomic.Uint64 // highest sequence written to the store
@@ -55,6 +57,11 @@ type Options struct {
 	OnBatch func(events []*event.Event)
 	// Now is the clock (tests inject one).
 	Now func() time.Time
+	// Busy reports whether sources are sending: then batches are written
+	// by one goroutine, leaving the other cores to accepting events; when
+	// they pause, a store that can (eventstore.ParallelWriter) is written
+	// with one goroutine per core to catch up. Nil: never busy.
+	Busy func() bool
 }
 
 // New opens the checkpoint and returns an indexer.
@@ -69,7 +76,7 @@ func New(j *journal.Journal, st eventstore.EventStore, opts Options, log *slog.L
 	if opts.Metrics == nil {
 		opts.Metrics = metrics.NewSet()
 	}
-	x := &Indexer{j: j, st: st, log: log, ckpt: ck, now: opts.Now, onBatch: opts.OnBatch, set: opts.Metrics}
+	x := &Indexer{j: j, st: st, log: log, ckpt: ck, now: opts.Now, onBatch: opts.OnBatch, set: opts.Metrics, busy: opts.Busy}
 	x.written.Store(ck.written)
 	x.applied.Store(ck.applied)
 	x.indexed = opts.Metrics.GetOrCreateCounter("wacht_store_events_written_total")
@@ -122,11 +129,11 @@ func (x *Indexer) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		// Collect what is available now: wait up to 200ms for the first
 		// message, then take more while they arrive within a millisecond,
-		// up to about 4 MiB.
+		// up to about 1 MiB of (compressed) batches: about 5 MiB of events.
 		pending = pending[:0]
 		size := 0
 		wait := 200 * time.Millisecond
-		for size < 4<<20 && len(pending) < 1000 {
+		for size < 1<<20 && len(pending) < 1000 {
 			nctx, cancel := context.WithTimeout(ctx, wait)
 			m, err := it.Next(jetstream.NextContext(nctx))
 			cancel()
@@ -173,7 +180,7 @@ func (x *Indexer) Run(ctx context.Context) error {
 				return err
 			}
 			if len(events) > 0 {
-				res, err := x.st.Write(ctx, events)
+				res, err := x.write(ctx, events)
 				if err != nil {
 					return fmt.Errorf("write batch up to %d: %w", lastSeq, err)
 				}
@@ -264,4 +271,12 @@ func (x *Indexer) dedup(ctx context.Context, evs []*event.Event) ([]*event.Event
 		}
 	}
 	return out, nil
+}
+
+// write stores a batch, in parallel when the store can and sources pause.
+func (x *Indexer) write(ctx context.Context, events []*event.Event) (eventstore.WriteResult, error) {
+	if pw, ok := x.st.(eventstore.ParallelWriter); ok && (x.busy == nil || !x.busy()) {
+		return pw.WriteParallel(ctx, events, runtime.GOMAXPROCS(0))
+	}
+	return x.st.Write(ctx, events)
 }

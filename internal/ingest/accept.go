@@ -72,6 +72,16 @@ type Accepter struct {
 	now     func() time.Time
 
 	lastSeq atomic.Uint64
+	// lastAccept is when Accept was last called (Unix nanoseconds).
+	lastAccept atomic.Int64
+}
+
+// busyWindow is how long after the last Accept the accepter counts as busy.
+const busyWindow = 250 * time.Millisecond
+
+// Busy reports whether sources sent events within the last quarter second.
+func (a *Accepter) Busy() bool {
+	return time.Since(time.Unix(0, a.lastAccept.Load())) < busyWindow
 }
 
 // NewAccepter returns an accepter. written reports the highest journal
@@ -112,6 +122,7 @@ func (a *Accepter) Accept(ctx context.Context, events []*event.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	a.lastAccept.Store(time.Now().UnixNano())
 	if a.Behind() {
 		return ErrBackpressure
 	}
@@ -122,7 +133,7 @@ func (a *Accepter) Accept(ctx context.Context, events []*event.Event) error {
 	buf := (*bp)[:0]
 	defer func() { *bp = buf[:0] }()
 	flush := func() error {
-		buf = b.AppendTo(buf[:0])
+		buf = b.AppendCompressedTo(buf[:0])
 		b.Reset()
 		seq, err := a.j.Append(ctx, buf)
 		if err != nil {
@@ -215,6 +226,10 @@ type Decoder struct {
 	width  int
 	// Errors counts records kept with a parse error.
 	Errors int
+	// DropRaw says the caller journals the raw record only of events with
+	// parse errors (Limits.KeepRaw unset): Decode then parses a record
+	// where it lies and copies it only for such events.
+	DropRaw bool
 }
 
 // NewDecoder makes a decoder for a parser name, stamping every event with
@@ -237,20 +252,34 @@ func NewDecoder(parser, tenant string, src event.Source, now time.Time) (*Decode
 // Format is the parser's short name.
 func (d *Decoder) Format() string { return d.format }
 
-// Decode parses one record into a new event. The record is copied. It
+// Decode parses one record into a new event (copying the record unless
+// DropRaw is set and the record parses cleanly). It
 // returns nil for records that are not events (header lines of Zeek or W3C
 // logs, which the parser keeps as state).
 func (d *Decoder) Decode(rec []byte) *event.Event {
 	ev := d.base
 	// Records of one source have similar widths: size the field list like
 	// the previous one so that adding fields rarely grows it.
-	ev.Fields = make([]event.Field, 0, d.width)
+	// (with room for the entity fields normalization adds).
+	ev.Fields = make([]event.Field, 0, d.width+d.width/4+8)
 	ev.Errors = nil
-	if err := d.inst.Record(append([]byte(nil), rec...), &ev); err != nil {
+	in := rec
+	if !d.DropRaw {
+		in = append([]byte(nil), rec...)
+	}
+	if err := d.inst.Record(in, &ev); err != nil {
 		if errors.Is(err, parse.ErrNoEvent) {
 			return nil
 		}
 		d.Errors++
+	}
+	if d.DropRaw {
+		// The parsers copy what they keep; the record itself is the
+		// caller's buffer.
+		ev.Raw = nil
+		if len(ev.Errors) > 0 {
+			ev.Raw = append([]byte(nil), rec...)
+		}
 	}
 	d.width = max(8, len(ev.Fields))
 	return &ev

@@ -180,6 +180,7 @@ func (h *HTTP) Lines(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, c, &httpError{http.StatusBadRequest, "unknown_format", err.Error()})
 		return
 	}
+	dec.DropRaw = !h.acc.Limits().KeepRaw
 	if h.acc.Behind() {
 		h.fail(w, c, &httpError{http.StatusTooManyRequests, "backpressure", ErrBackpressure.Error()})
 		c.Rejected("backpressure", 1)

@@ -121,6 +121,8 @@ func All() []Info {
 type Instance struct {
 	Info   Info
 	Parser Parser
+
+	format string // Info.Format, made once
 }
 
 // Reset forgets stream state (headers) of a Stateful parser; for other
@@ -146,7 +148,10 @@ func NewInstance(name string) (*Instance, error) {
 // without an error: the caller drops it.
 func (in *Instance) Record(rec []byte, ev *event.Event) error {
 	ev.Raw = rec
-	ev.Format = in.Info.Format()
+	if in.format == "" {
+		in.format = in.Info.Format() // once, not a new string per record
+	}
+	ev.Format = in.format
 	err := in.Parser.Parse(rec, ev)
 	if errors.Is(err, ErrNoEvent) {
 		return err

@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -30,6 +31,42 @@ func mk(tenant string, at time.Time, i int, host string) *event.Event {
 	e.Add("host.name", event.String(host))
 	e.ComputeID()
 	return e
+}
+
+// idEvents are events whose ids a store must give back: plain ones at
+// one instant (the first two), every kind of value, an empty message, and
+// events whose ids cannot be derived from their columns.
+func idEvents(now time.Time) []*event.Event {
+	mkc := func(c string, build func(e *event.Event)) *event.Event {
+		e := &event.Event{Tenant: "default", Time: now, IngestTime: now, Message: "m " + c, Format: "json/1",
+			LogSource: event.LogSource{Product: "windows", Category: "process_creation"}}
+		e.Add("case", event.String(c))
+		if build != nil {
+			build(e)
+		}
+		e.ComputeID()
+		return e
+	}
+	return []*event.Event{
+		mkc("plain", nil),
+		mkc("plain2", func(e *event.Event) { e.Add("x", event.String("1")) }),
+		mkc("kinds", func(e *event.Event) {
+			e.Time = now.Add(-time.Second)
+			e.Add("i", event.Int(-7))
+			e.Add("f", event.Float(0.1))
+			e.Add("b", event.Bool(false))
+			e.Add("t", event.Time(now))
+			e.Add("arr", event.Array([]event.Value{event.String("a b"), event.Int(2)}))
+			e.Add("null", event.Null())
+			e.Add("empty", event.String(""))
+			e.Add("text", event.String("007 \"q\" \xff"))
+		}),
+		mkc("nomsg", func(e *event.Event) { e.Message = "" }),
+		mkc("repeated", func(e *event.Event) { e.Add("case", event.String("repeated")) }),
+		mkc("reserved", func(e *event.Event) { e.Add(event.FieldFormat, event.String("x")) }),
+		mkc("storename", func(e *event.Event) { e.Add("_msg", event.String("inner")) }),
+		mkc("errors", func(e *event.Event) { e.Raw = []byte("raw"); e.AddError("bad") }),
+	}
 }
 
 func collect(t *testing.T, st eventstore.EventStore, q eventstore.Query) []eventstore.Row {
@@ -118,6 +155,83 @@ func Run(t *testing.T, open Open) {
 			t.Fatal(err)
 		}
 		if !have[a.ID] || have[b.ID] {
+			t.Fatalf("existing %v", have)
+		}
+	})
+
+	t.Run("ids come back with every event row", func(t *testing.T) {
+		st := open(t)
+		evs := idEvents(now)
+		if _, err := st.Write(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		st.Flush(ctx)
+		rows := collect(t, st, eventstore.Query{Tenant: "default", LogsQL: "*"})
+		if len(rows) != len(evs) {
+			t.Fatalf("%d rows for %d events", len(rows), len(evs))
+		}
+		want := map[string]string{}
+		for _, e := range evs {
+			want[e.ID] = e.GetString("case")
+		}
+		for _, r := range rows {
+			id := r.Get(event.FieldID)
+			if c, ok := want[id]; !ok || c != r.Get("case") {
+				t.Errorf("row of case %q has id %q, which no written event of that case has", r.Get("case"), id)
+			}
+			delete(want, id)
+		}
+		// What is stored: ids that cannot be derived are kept as a column;
+		// a plain event's is not (a store may keep more than it must).
+		kept := map[string]bool{}
+		for _, r := range collect(t, st, eventstore.Query{Tenant: "default", LogsQL: "* | fields case, event.id"}) {
+			kept[r.Get("case")] = r.Get(event.FieldID) != ""
+		}
+		for _, e := range evs {
+			if c := e.GetString("case"); !e.IDDerivable() && !kept[c] {
+				t.Errorf("case %q: the id cannot be derived and was not kept", c)
+			}
+		}
+		if kept["plain"] {
+			t.Error("a plain event's id was kept as a column")
+		}
+	})
+
+	t.Run("event.id filters", func(t *testing.T) {
+		st := open(t)
+		evs := idEvents(now)
+		if _, err := st.Write(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		st.Flush(ctx)
+		for _, e := range evs {
+			for _, q := range []string{`event.id:=` + e.ID, `event.id:"` + e.ID + `"`, `event.id:in(` + e.ID + `)`} {
+				rows := collect(t, st, eventstore.Query{Tenant: "default", LogsQL: q})
+				if len(rows) != 1 || rows[0].Get(event.FieldID) != e.ID {
+					t.Errorf("%s (case %s): %d rows", q, e.GetString("case"), len(rows))
+				}
+			}
+		}
+		a, b := evs[0], evs[1] // same instant, different content
+		rows := collect(t, st, eventstore.Query{Tenant: "default", LogsQL: `case:plain event.id:in(` + a.ID + `, "` + b.ID + `")`})
+		if len(rows) != 1 || rows[0].Get(event.FieldID) != a.ID {
+			t.Fatalf("AND with another filter: %v", rows)
+		}
+		rows = collect(t, st, eventstore.Query{Tenant: "default", LogsQL: `event.id:in(` + a.ID + `, ` + b.ID + `)`, Limit: 1})
+		if len(rows) != 1 {
+			t.Fatalf("limit 1 gave %d rows", len(rows))
+		}
+		for _, q := range []string{`event.id:=` + a.ID + ` or case:plain`, `event.id:=` + a.ID + ` | fields _msg`, `-event.id:=` + a.ID, `event.id:=nothex`} {
+			err := st.Query(ctx, eventstore.Query{Tenant: "default", LogsQL: q}, func(eventstore.Row) error { return nil })
+			if !errors.Is(err, eventstore.ErrBadQuery) {
+				t.Errorf("%s: %v, want a bad-query error", q, err)
+			}
+		}
+		have, err := st.Existing(ctx, "default", []string{evs[2].ID, evs[3].ID, "0000000000000000000000000000", "short"}, now.Add(-time.Hour), now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(have) != 2 || !have[evs[2].ID] || !have[evs[3].ID] {
 			t.Fatalf("existing %v", have)
 		}
 	})

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/eventstore"
@@ -150,19 +151,13 @@ func (st *Store) Write(ctx context.Context, events []*event.Event) (eventstore.W
 			b = &bytes.Buffer{}
 			byTenant[e.Tenant] = b
 		}
-		line := e.AppendJSON(nil)
-		if len(e.Raw) > 0 && (st.cfg.KeepOriginal || len(e.Errors) > 0) {
-			line = line[:len(line)-1]
-			line = append(line, `,"`+event.FieldRaw+`":`...)
-			line = event.AppendJSONString(line, string(e.Raw))
-			line = append(line, '}')
-		}
+		line := e.AppendStoreJSON(nil, !remoteDerivable(e), st.cfg.KeepOriginal || len(e.Errors) > 0)
 		b.Write(line)
 		b.WriteByte('\n')
 		res.Written++
 	}
 	q := url.Values{
-		"_stream_fields": {strings.Join([]string{event.FieldListener, event.FieldFormat, event.FieldProduct, event.FieldService}, ",")},
+		"_stream_fields": {strings.Join(eventstore.StreamFields(), ",")},
 		"_time_field":    {"_time"},
 		"_msg_field":     {"_msg"},
 	}
@@ -180,6 +175,21 @@ func (st *Store) Write(ctx context.Context, events []*event.Event) (eventstore.W
 	st.droppedFuture += uint64(res.Dropped["too_far_in_future"])
 	st.mu.Unlock()
 	return res, nil
+}
+
+// remoteDerivable is event.IDDerivable for a store reached through JSON: an
+// empty message comes back as VictoriaLogs' -defaultMsgValue and invalid
+// UTF-8 as U+FFFD, so such events keep their id as a column.
+func remoteDerivable(e *event.Event) bool {
+	if e.Message == "" || !utf8.ValidString(e.Message) {
+		return false
+	}
+	for _, f := range e.Fields {
+		if f.Value.Kind() == event.KindString && !utf8.ValidString(f.Value.Str()) {
+			return false
+		}
+	}
+	return e.IDDerivable() && eventstore.KeptVerbatim(e)
 }
 
 func drop(r *eventstore.WriteResult, reason string) {
@@ -208,7 +218,13 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	if qs == "" {
 		qs = "*"
 	}
-	if !strings.Contains(qs, "|") {
+	qs, ids, err := eventstore.SplitIDFilter(qs)
+	if err != nil {
+		return err
+	}
+	// Rows of a query without pipes are whole events: give them their ids.
+	whole := !strings.Contains(qs, "|")
+	if whole && !q.Unordered {
 		qs += " | sort by (_time desc)"
 	}
 	v := url.Values{"query": {qs}}
@@ -218,9 +234,10 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	if !q.End.IsZero() {
 		v.Set("end", q.End.UTC().Format(time.RFC3339Nano))
 	}
-	if q.Limit > 0 {
+	if q.Limit > 0 && ids == nil {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
+	emitted := 0
 	resp, err := st.do(ctx, http.MethodPost, st.cfg.SelectURL, "/select/logsql/query", v, q.Tenant, nil)
 	if err != nil {
 		return err
@@ -246,6 +263,15 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 				row = append(row, eventstore.Field{Name: k, Value: s})
 			}
 		}
+		if whole {
+			row = eventstore.WithID(row)
+		}
+		if ids != nil {
+			if !ids.Match(row) || (q.Limit > 0 && emitted >= q.Limit) {
+				continue
+			}
+			emitted++
+		}
 		if err := fn(row); err != nil {
 			return err
 		}
@@ -255,20 +281,7 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 
 // Existing implements eventstore.EventStore.
 func (st *Store) Existing(ctx context.Context, tenant string, ids []string, start, end time.Time) (map[string]bool, error) {
-	out := map[string]bool{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	quoted := make([]string, len(ids))
-	for i, id := range ids {
-		quoted[i] = strconv.Quote(id)
-	}
-	q := event.FieldID + ":in(" + strings.Join(quoted, ",") + ") | fields " + event.FieldID
-	err := st.Query(ctx, eventstore.Query{Tenant: tenant, LogsQL: q, Start: start, End: end}, func(r eventstore.Row) error {
-		out[r.Get(event.FieldID)] = true
-		return nil
-	})
-	return out, err
+	return eventstore.ExistingIDs(ctx, st.Query, tenant, ids, start, end)
 }
 
 // Stats implements eventstore.EventStore with what this node wrote; the

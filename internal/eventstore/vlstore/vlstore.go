@@ -50,6 +50,13 @@ type Config struct {
 	KeepOriginal bool
 	// TenantRetention keeps named tenants' events for less than Retention.
 	TenantRetention map[string]time.Duration
+	// CompactAfterIdle merges the parts of older day partitions written
+	// since the last compaction once no event was written for this long
+	// (0: never; see compact.go).
+	CompactAfterIdle time.Duration
+	// CompactMaxBytes leaves partitions larger than this to the engine's
+	// own merging (0: no limit).
+	CompactMaxBytes int64
 }
 
 // Store is the embedded event store.
@@ -59,9 +66,17 @@ type Store struct {
 	s       *logstorage.Storage
 	tenants *tenantMap
 
+	writeMu sync.Mutex
+	writers [4]writer
+
+	dirty       dirtyDays
+	stopCompact chan struct{}
+	compactDone chan struct{}
+
 	mu            sync.Mutex
 	droppedOld    uint64
 	droppedFuture uint64
+	compactions   uint64
 }
 
 var initOnce sync.Once
@@ -122,32 +137,94 @@ func Open(cfg Config, log *slog.Logger) (*Store, error) {
 		FutureRetention:        48 * time.Hour,
 		MinFreeDiskSpaceBytes:  10 << 20,
 	})
-	return &Store{cfg: cfg, log: log, s: s, tenants: tm}, nil
+	st := &Store{cfg: cfg, log: log, s: s, tenants: tm}
+	if cfg.CompactAfterIdle > 0 {
+		st.stopCompact, st.compactDone = make(chan struct{}), make(chan struct{})
+		go st.compactLoop(st.stopCompact, st.compactDone)
+	}
+	return st, nil
 }
 
-// streamFields are the low-cardinality fields that group events into
-// VictoriaLogs streams: one stream per source and log type.
-var streamFields = []string{event.FieldListener, event.FieldFormat, event.FieldProduct, event.FieldService}
-
 // Write implements eventstore.EventStore.
-func (st *Store) Write(_ context.Context, events []*event.Event) (eventstore.WriteResult, error) {
-	res := eventstore.WriteResult{}
+func (st *Store) Write(ctx context.Context, events []*event.Event) (eventstore.WriteResult, error) {
+	return st.WriteParallel(ctx, events, 1)
+}
+
+// WriteParallel implements eventstore.ParallelWriter: a large batch is
+// split among up to n goroutines (the engine takes rows from several
+// writers at once).
+func (st *Store) WriteParallel(_ context.Context, events []*event.Event, n int) (eventstore.WriteResult, error) {
 	if st.s.IsReadOnly() {
-		return res, errors.New("event store is read-only: disk nearly full")
+		return eventstore.WriteResult{}, errors.New("event store is read-only: disk nearly full")
 	}
-	lr := logstorage.GetLogRows(streamFields, nil, nil, nil, "")
-	defer logstorage.PutLogRows(lr)
+	st.writeMu.Lock()
+	defer st.writeMu.Unlock()
 	now := time.Now()
+	parts := max(1, min(n, len(st.writers), len(events)/minEventsPerWriter))
+	results := make([]eventstore.WriteResult, parts)
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := i*len(events)/parts, (i+1)*len(events)/parts
+		wg.Go(func() { results[i], errs[i] = st.writeRows(&st.writers[i], events[lo:hi], now) })
+	}
+	wg.Wait()
+	res := eventstore.WriteResult{}
+	for i, r := range results {
+		res.Written += r.Written
+		for k, n := range r.Dropped {
+			dropEvent(&res, k, n)
+		}
+		for k, n := range r.Shortened {
+			if res.Shortened == nil {
+				res.Shortened = map[string]int{}
+			}
+			res.Shortened[k] += n
+		}
+		if errs[i] != nil {
+			return res, errs[i]
+		}
+	}
+	if len(res.Dropped) > 0 {
+		st.mu.Lock()
+		st.droppedOld += uint64(res.Dropped["older_than_retention"])
+		st.droppedFuture += uint64(res.Dropped["too_far_in_future"])
+		st.mu.Unlock()
+	}
+	return res, nil
+}
+
+// minEventsPerWriter is the least a parallel writer is given.
+const minEventsPerWriter = 1000
+
+// writer is one parallel writer's row buffer, reused write after write: a
+// pooled one is often fresh after a garbage collection and then regrows its
+// arena batch after batch.
+type writer struct {
+	lr     *logstorage.LogRows
+	fields []logstorage.Field
+}
+
+// writeRows adds events to the engine through w.
+func (st *Store) writeRows(w *writer, events []*event.Event, now time.Time) (eventstore.WriteResult, error) {
+	res := eventstore.WriteResult{}
+	if w.lr == nil {
+		w.lr = logstorage.GetLogRows(eventstore.StreamFields(), nil, nil, nil, "")
+	}
+	lr := w.lr
+	defer lr.ResetKeepSettings()
 	minTime := now.Add(-st.cfg.Retention).Add(time.Hour) // margin: partitions are days
 	maxTime := now.Add(47 * time.Hour)
-	fields := make([]logstorage.Field, 0, 64)
+	fields := w.fields[:0]
+	defer func() { w.fields = fields[:0] }()
+	days, lastDay := map[int64]bool{}, int64(math.MinInt64)
 	for _, e := range events {
 		if e.Time.Before(minTime) {
-			dropEvent(&res, "older_than_retention")
+			dropEvent(&res, "older_than_retention", 1)
 			continue
 		}
 		if e.Time.After(maxTime) {
-			dropEvent(&res, "too_far_in_future")
+			dropEvent(&res, "too_far_in_future", 1)
 			continue
 		}
 		tid, err := st.tenants.id(e.Tenant)
@@ -162,38 +239,47 @@ func (st *Store) Write(_ context.Context, events []*event.Event) (eventstore.Wri
 			}
 			res.Shortened[why]++
 		}
+		if e.ID != "" && (why != "" || !e.IDDerivable() || !eventstore.KeptVerbatim(e)) {
+			// Read back, this row would not give the event's id: keep it.
+			fields = append(fields, logstorage.Field{Name: event.FieldID, Value: e.ID})
+		}
 		lr.MustAdd(tid, e.Time.UnixNano(), fields, -1)
 		res.Written++
+		if day := e.Time.Unix() / 86400; day != lastDay {
+			days[day], lastDay = true, day
+		}
 	}
 	st.s.MustAddRows(lr)
-	if len(res.Dropped) > 0 {
-		st.mu.Lock()
-		st.droppedOld += uint64(res.Dropped["older_than_retention"])
-		st.droppedFuture += uint64(res.Dropped["too_far_in_future"])
-		st.mu.Unlock()
+	if st.stopCompact != nil && len(days) > 0 {
+		st.dirty.mark(days, now)
 	}
 	return res, nil
 }
 
-func dropEvent(r *eventstore.WriteResult, reason string) {
+func dropEvent(r *eventstore.WriteResult, reason string, n int) {
 	if r.Dropped == nil {
 		r.Dropped = map[string]int{}
 	}
-	r.Dropped[reason]++
+	r.Dropped[reason] += n
 }
 
 // appendFields turns an event into engine fields: _msg, the reserved
-// fields, then the event's own fields. _time is passed separately.
+// fields but the id (the store derives it when it reads the row back, see
+// eventstore.RowID), then the event's own fields. _time is passed
+// separately.
 func appendFields(dst []logstorage.Field, e *event.Event, keepOriginal bool) []logstorage.Field {
 	dst = append(dst, logstorage.Field{Name: "_msg", Value: e.Message})
 	for _, r := range e.ReservedFields() {
+		if r.Name == event.FieldID {
+			continue
+		}
 		dst = append(dst, logstorage.Field{Name: r.Name, Value: r.Value})
 	}
 	for _, f := range e.Fields {
 		if f.Value.IsNull() {
 			continue
 		}
-		dst = append(dst, logstorage.Field{Name: f.Name, Value: f.Value.String()})
+		dst = append(dst, logstorage.Field{Name: event.StoreName(f.Name), Value: f.Value.String()})
 	}
 	if len(e.Raw) > 0 && (keepOriginal || len(e.Errors) > 0) {
 		dst = append(dst, logstorage.Field{Name: event.FieldRaw, Value: string(e.Raw)})
@@ -223,6 +309,12 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	if qs == "" {
 		qs = "*"
 	}
+	qs, ids, err := eventstore.SplitIDFilter(qs)
+	if err != nil {
+		return err
+	}
+	// Rows of a query without pipes are whole events: give them their ids.
+	whole := !strings.Contains(qs, "|")
 	pq, err := logstorage.ParseQuery(qs)
 	if err != nil {
 		return fmt.Errorf("%w: %v", eventstore.ErrBadQuery, err)
@@ -235,12 +327,13 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 		end = q.End.UnixNano()
 	}
 	pq.AddTimeFilter(start, end)
-	if !strings.Contains(qs, "|") {
+	if whole && !q.Unordered {
 		pq.AddPipeSortByTimeDesc()
 	}
-	if q.Limit > 0 {
+	if q.Limit > 0 && ids == nil {
 		pq.AddPipeOffsetLimit(0, uint64(q.Limit))
 	}
+	emitted := 0
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -266,6 +359,15 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 					row = append(row, eventstore.Field{Name: strings.Clone(c.Name), Value: strings.Clone(v)})
 				}
 			}
+			if whole {
+				row = eventstore.WithID(row)
+			}
+			if ids != nil {
+				if !ids.Match(row) || (q.Limit > 0 && emitted >= q.Limit) {
+					continue
+				}
+				emitted++
+			}
 			if err := fn(row); err != nil {
 				cbErr = err
 				cancel()
@@ -284,26 +386,7 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 
 // Existing implements eventstore.EventStore.
 func (st *Store) Existing(ctx context.Context, tenant string, ids []string, start, end time.Time) (map[string]bool, error) {
-	out := make(map[string]bool)
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var b strings.Builder
-	b.WriteString(event.FieldID)
-	b.WriteString(":in(")
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Quote(id))
-	}
-	b.WriteString(") | fields ")
-	b.WriteString(event.FieldID)
-	err := st.Query(ctx, eventstore.Query{Tenant: tenant, LogsQL: b.String(), Start: start, End: end}, func(r eventstore.Row) error {
-		out[r.Get(event.FieldID)] = true
-		return nil
-	})
-	return out, err
+	return eventstore.ExistingIDs(ctx, st.Query, tenant, ids, start, end)
 }
 
 // Stats implements eventstore.EventStore.
@@ -326,12 +409,17 @@ func (st *Store) Stats() eventstore.Stats {
 	st.mu.Lock()
 	out.DroppedOld = st.droppedOld + ss.RowsDroppedTooSmallTimestamp
 	out.DroppedFuture = st.droppedFuture + ss.RowsDroppedTooBigTimestamp
+	out.Compactions = st.compactions
 	st.mu.Unlock()
 	return out
 }
 
 // Close flushes and closes the store.
 func (st *Store) Close() error {
+	if st.stopCompact != nil {
+		close(st.stopCompact)
+		<-st.compactDone
+	}
 	st.s.MustClose()
 	return nil
 }
@@ -394,4 +482,7 @@ func (tm *tenantMap) id(name string) (logstorage.TenantID, error) {
 	return logstorage.TenantID{AccountID: next}, nil
 }
 
-var _ eventstore.EventStore = (*Store)(nil)
+var (
+	_ eventstore.EventStore     = (*Store)(nil)
+	_ eventstore.ParallelWriter = (*Store)(nil)
+)

@@ -151,8 +151,9 @@ func PickTime(ev *event.Event, loc *time.Location) {
 		}
 		if t, ok := ValueTime(v, ev.IngestTime, loc); ok {
 			ev.Time = t
-			if k == "_time" {
-				// the store's own name for the event time: keep one
+			if k == "_time" || k == "@timestamp" {
+				// the store's and ECS's names for the event time, which
+				// the store keeps as _time: keep one copy, not two
 				ev.Delete(k)
 			}
 			return

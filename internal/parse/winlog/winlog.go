@@ -159,20 +159,7 @@ func dataName(s string) string {
 
 // Entities adds the ECS core fields from the Windows names.
 func Entities(ev *event.Event) {
-	normalize.Entity(ev, normalize.HostName, "Computer")
-	normalize.Entity(ev, normalize.UserName, "TargetUserName", "User", "SubjectUserName", "AccountName")
-	normalize.Entity(ev, normalize.UserDomain, "TargetDomainName", "SubjectDomainName")
-	normalize.Entity(ev, normalize.SourceIP, "IpAddress", "SourceAddress", "SourceIp")
-	normalize.Entity(ev, normalize.SourcePort, "IpPort", "SourcePort")
-	normalize.Entity(ev, normalize.DestIP, "DestinationIp", "DestAddress")
-	normalize.Entity(ev, normalize.DestPort, "DestinationPort", "DestPort")
-	normalize.Entity(ev, normalize.ProcExecutable, "Image", "NewProcessName")
-	normalize.Entity(ev, normalize.ProcCommand, "CommandLine")
-	normalize.Entity(ev, normalize.ProcPID, "ProcessId", "NewProcessId")
-	normalize.Entity(ev, normalize.ParentExec, "ParentImage", "ParentProcessName")
-	normalize.Entity(ev, normalize.ParentCommand, "ParentCommandLine")
-	normalize.Entity(ev, normalize.DNSQuestion, "QueryName")
-	normalize.Entity(ev, "file.path", "TargetFilename")
+	entities.Apply(ev)
 	for _, k := range []string{"Hashes", "Hash"} {
 		if h := ev.GetString(k); h != "" {
 			normalize.Hashes(ev, h)
@@ -188,5 +175,24 @@ func Entities(ev *event.Event) {
 		}
 	}
 }
+
+// entities are the ECS fields read from Windows event data, resolved in one
+// pass over the fields.
+var entities = normalize.NewRules(
+	normalize.Rule{ECS: normalize.HostName, From: []string{"Computer"}},
+	normalize.Rule{ECS: normalize.UserName, From: []string{"TargetUserName", "User", "SubjectUserName", "AccountName"}},
+	normalize.Rule{ECS: normalize.UserDomain, From: []string{"TargetDomainName", "SubjectDomainName"}},
+	normalize.Rule{ECS: normalize.SourceIP, From: []string{"IpAddress", "SourceAddress", "SourceIp"}},
+	normalize.Rule{ECS: normalize.SourcePort, From: []string{"IpPort", "SourcePort"}},
+	normalize.Rule{ECS: normalize.DestIP, From: []string{"DestinationIp", "DestAddress"}},
+	normalize.Rule{ECS: normalize.DestPort, From: []string{"DestinationPort", "DestPort"}},
+	normalize.Rule{ECS: normalize.ProcExecutable, From: []string{"Image", "NewProcessName"}},
+	normalize.Rule{ECS: normalize.ProcCommand, From: []string{"CommandLine"}},
+	normalize.Rule{ECS: normalize.ProcPID, From: []string{"ProcessId", "NewProcessId"}},
+	normalize.Rule{ECS: normalize.ParentExec, From: []string{"ParentImage", "ParentProcessName"}},
+	normalize.Rule{ECS: normalize.ParentCommand, From: []string{"ParentCommandLine"}},
+	normalize.Rule{ECS: normalize.DNSQuestion, From: []string{"QueryName"}},
+	normalize.Rule{ECS: "file.path", From: []string{"TargetFilename"}},
+)
 
 var _ parse.Parser = (*Parser)(nil)

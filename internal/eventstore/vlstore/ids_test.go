@@ -1,0 +1,113 @@
+package vlstore
+
+import (
+	"compress/gzip"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/eventstore"
+	"github.com/wacht-soc/wacht/internal/parse"
+	_ "github.com/wacht-soc/wacht/internal/parse/all"
+	"github.com/wacht-soc/wacht/internal/parse/parsetest"
+)
+
+// TestRealEventsGetTheirIDsBack stores real events of every kind in the
+// shared data sets (OTRF Windows, Linux and cloud records, Zeek logs) the
+// way the indexer does, reads every row back and checks that each one
+// carries the id its event had: derived from the columns where the store
+// did not keep it.
+func TestRealEventsGetTheirIDsBack(t *testing.T) {
+	shared := parsetest.Shared(t)
+	var inputs [][]byte
+	otrf, _ := filepath.Glob(filepath.Join(shared, "datasets", "otrf-security-datasets", "atomic", "*", "*", "*.zip"))
+	more, _ := filepath.Glob(filepath.Join(shared, "datasets", "otrf-security-datasets", "atomic", "*", "*", "*", "*.zip"))
+	for i, p := range append(otrf, more...) {
+		if i%4 != 0 { // a quarter of the archives, every platform
+			continue
+		}
+		var b strings.Builder
+		parsetest.ZipLines(t, p, func(l []byte) { b.Write(l); b.WriteByte('\n') })
+		inputs = append(inputs, []byte(b.String()))
+	}
+	zeek, _ := filepath.Glob(filepath.Join(shared, "datasets", "zeek-wrccdc-2018", "zeek-default", "*.log.gz"))
+	for _, p := range zeek {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(zr, 2<<20))
+		f.Close()
+		if err != nil && err != io.ErrUnexpectedEOF {
+			t.Fatalf("%s: %v", p, err)
+		}
+		inputs = append(inputs, data)
+	}
+	if len(inputs) < 10 {
+		t.Fatalf("only %d inputs found under %s", len(inputs), shared)
+	}
+	st, err := Open(Config{Path: t.TempDir(), Retention: 100 * 365 * 24 * time.Hour, MemoryBytes: 64 << 20}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	want := map[string]int{}
+	derivable, total := 0, 0
+	for _, data := range inputs {
+		in, err := parse.NewInstance("auto")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var batch []*event.Event
+		base := event.Event{Tenant: event.DefaultTenant, IngestTime: time.Now(), Source: event.Source{Listener: "test"}}
+		if err := in.ReadAll(data, base, 4<<20, func(e *event.Event) error {
+			batch = append(batch, e)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := st.Write(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += res.Written
+		for _, e := range batch {
+			want[e.ID]++
+			if e.IDDerivable() && eventstore.KeptVerbatim(e) {
+				derivable++
+			}
+		}
+	}
+	st.Flush(ctx)
+	got := 0
+	if err := st.Query(ctx, eventstore.Query{Tenant: event.DefaultTenant, LogsQL: "*", Unordered: true}, func(r eventstore.Row) error {
+		got++
+		id := r.Get(event.FieldID)
+		if want[id] == 0 {
+			t.Errorf("row with id %q, which no stored event had: %v", id, r)
+			return nil
+		}
+		want[id]--
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got != total {
+		t.Fatalf("%d rows read back, %d written", got, total)
+	}
+	t.Logf("%d events, %d with ids derived from their columns", total, derivable)
+	if derivable < total*9/10 {
+		t.Errorf("only %d of %d events have derivable ids", derivable, total)
+	}
+}
