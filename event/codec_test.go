@@ -87,25 +87,15 @@ func TestComputeIDIsStableAndDistinguishes(t *testing.T) {
 	if _, ok := IDTime("zz" + a.ID[2:]); ok {
 		t.Fatal("IDTime accepted a non-hex id")
 	}
-	// What the store does not keep from the fields does not count.
+	// Ingest metadata and the tenant do not count.
 	b.Tenant, b.IngestTime, b.Source.Peer = "other", b.IngestTime.Add(time.Hour), "10.9.9.9:1"
 	b.ComputeID()
 	if a.ID != b.ID {
 		t.Fatal("tenant, ingest time or peer changed the id")
 	}
-	// Field order does not count either: stores return columns sorted.
-	r := sampleEvent()
-	r.Fields[0], r.Fields[1] = r.Fields[1], r.Fields[0]
-	r.ComputeID()
-	if a.ID != r.ID {
-		t.Fatal("field order changed the id")
-	}
 	for name, change := range map[string]func(*Event){
-		"raw record of a failed parse": func(e *Event) { e.Raw = []byte("<34>1 raw2") },
-		"message":                      func(e *Event) { e.Message += "!" },
-		"time":                         func(e *Event) { e.Time = e.Time.Add(time.Nanosecond) },
-		"field value":                  func(e *Event) { e.Fields[0].Value = String("rooT") },
-		"field name":                   func(e *Event) { e.Fields[0].Name = "user.id" },
+		"raw record": func(e *Event) { e.Raw = []byte("<34>1 raw2") },
+		"time":       func(e *Event) { e.Time = e.Time.Add(time.Nanosecond) },
 	} {
 		c := sampleEvent()
 		change(c)
@@ -114,31 +104,36 @@ func TestComputeIDIsStableAndDistinguishes(t *testing.T) {
 			t.Errorf("%s not part of the id", name)
 		}
 	}
-}
-
-func TestIDDerivable(t *testing.T) {
-	ok := sampleEvent()
-	ok.Errors = nil
-	ok.ComputeID()
-	if !ok.IDDerivable() {
-		t.Fatal("a plain event's id is not derivable")
+	// Without a raw record the message and fields count, in any order.
+	bare := func() *Event {
+		e := sampleEvent()
+		e.Raw = nil
+		e.ComputeID()
+		return e
+	}
+	r := bare()
+	r.Fields[0], r.Fields[1] = r.Fields[1], r.Fields[0]
+	r.ComputeID()
+	if r.ID != bare().ID {
+		t.Fatal("field order changed the id")
 	}
 	for name, change := range map[string]func(*Event){
-		"parse errors":   func(e *Event) { e.AddError("bad") },
-		"changed fields": func(e *Event) { e.Add("late", String("x")) },
-		"repeated name":  func(e *Event) { e.Add("user.name", String("x")); e.ComputeID() },
-		"reserved name":  func(e *Event) { e.Add("tenant", String("x")); e.ComputeID() },
-		"store's name":   func(e *Event) { e.Add("_msg", String("x")); e.ComputeID() },
-		"empty name":     func(e *Event) { e.Add("", String("x")); e.ComputeID() },
-		"foreign id":     func(e *Event) { e.ID = "abc" },
+		"message":     func(e *Event) { e.Message += "!" },
+		"field value": func(e *Event) { e.Fields[0].Value = String("rooT") },
+		"field name":  func(e *Event) { e.Fields[0].Name = "user.id" },
 	} {
-		e := sampleEvent()
-		e.Errors = nil
-		e.ComputeID()
-		change(e)
-		if e.IDDerivable() {
-			t.Errorf("%s: id reported derivable", name)
+		c := bare()
+		change(c)
+		c.ComputeID()
+		if c.ID == bare().ID {
+			t.Errorf("%s not part of the id", name)
 		}
+	}
+	if got := JoinID(a.Time, IDHashPart(a.ID)); got != a.ID {
+		t.Fatalf("JoinID(IDHashPart) = %q, want %q", got, a.ID)
+	}
+	if IDHashPart("short") != "" {
+		t.Fatal("IDHashPart took a non-id")
 	}
 }
 

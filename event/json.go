@@ -165,18 +165,19 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 }
 
 // AppendStoreJSON renders the event the way the event stores keep it: one
-// flat JSON object with every value as text (Value.String, so that a row
-// read back gives the same strings), the id only when withID is set (a
-// store derives it otherwise, see IDDerivable) and the raw record only when
-// withRaw is set.
-func (e *Event) AppendStoreJSON(dst []byte, withID, withRaw bool) []byte {
+// flat JSON object with every value as text (Value.String), the id without
+// its time part (IDHashPart; the time is _time) and the raw record only
+// when withRaw is set.
+func (e *Event) AppendStoreJSON(dst []byte, withRaw bool) []byte {
 	dst = append(dst, `{"_time":`...)
 	dst = AppendJSONString(dst, e.Time.UTC().Format("2006-01-02T15:04:05.999999999Z07:00"))
 	dst = append(dst, `,"_msg":`...)
 	dst = AppendJSONString(dst, e.Message)
 	for _, r := range e.ReservedFields() {
-		if r.Name == FieldID && !withID {
-			continue
+		if r.Name == FieldID {
+			if part := IDHashPart(r.Value); part != "" {
+				r.Value = part
+			}
 		}
 		dst = append(dst, ',')
 		dst = AppendJSONString(dst, r.Name)

@@ -24,7 +24,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/eventstore"
@@ -151,7 +150,7 @@ func (st *Store) Write(ctx context.Context, events []*event.Event) (eventstore.W
 			b = &bytes.Buffer{}
 			byTenant[e.Tenant] = b
 		}
-		line := e.AppendStoreJSON(nil, !remoteDerivable(e), st.cfg.KeepOriginal || len(e.Errors) > 0)
+		line := e.AppendStoreJSON(nil, st.cfg.KeepOriginal || len(e.Errors) > 0)
 		b.Write(line)
 		b.WriteByte('\n')
 		res.Written++
@@ -175,21 +174,6 @@ func (st *Store) Write(ctx context.Context, events []*event.Event) (eventstore.W
 	st.droppedFuture += uint64(res.Dropped["too_far_in_future"])
 	st.mu.Unlock()
 	return res, nil
-}
-
-// remoteDerivable is event.IDDerivable for a store reached through JSON: an
-// empty message comes back as VictoriaLogs' -defaultMsgValue and invalid
-// UTF-8 as U+FFFD, so such events keep their id as a column.
-func remoteDerivable(e *event.Event) bool {
-	if e.Message == "" || !utf8.ValidString(e.Message) {
-		return false
-	}
-	for _, f := range e.Fields {
-		if f.Value.Kind() == event.KindString && !utf8.ValidString(f.Value.Str()) {
-			return false
-		}
-	}
-	return e.IDDerivable() && eventstore.KeptVerbatim(e)
 }
 
 func drop(r *eventstore.WriteResult, reason string) {
@@ -218,10 +202,7 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	if qs == "" {
 		qs = "*"
 	}
-	qs, ids, err := eventstore.SplitIDFilter(qs)
-	if err != nil {
-		return err
-	}
+	qs = eventstore.RewriteIDFilters(qs)
 	// Rows of a query without pipes are whole events: give them their ids.
 	whole := !strings.Contains(qs, "|")
 	if whole && !q.Unordered {
@@ -234,10 +215,9 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	if !q.End.IsZero() {
 		v.Set("end", q.End.UTC().Format(time.RFC3339Nano))
 	}
-	if q.Limit > 0 && ids == nil {
+	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	emitted := 0
 	resp, err := st.do(ctx, http.MethodPost, st.cfg.SelectURL, "/select/logsql/query", v, q.Tenant, nil)
 	if err != nil {
 		return err
@@ -265,12 +245,6 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 		}
 		if whole {
 			row = eventstore.WithID(row)
-		}
-		if ids != nil {
-			if !ids.Match(row) || (q.Limit > 0 && emitted >= q.Limit) {
-				continue
-			}
-			emitted++
 		}
 		if err := fn(row); err != nil {
 			return err

@@ -239,10 +239,6 @@ func (st *Store) writeRows(w *writer, events []*event.Event, now time.Time) (eve
 			}
 			res.Shortened[why]++
 		}
-		if e.ID != "" && (why != "" || !e.IDDerivable() || !eventstore.KeptVerbatim(e)) {
-			// Read back, this row would not give the event's id: keep it.
-			fields = append(fields, logstorage.Field{Name: event.FieldID, Value: e.ID})
-		}
 		lr.MustAdd(tid, e.Time.UnixNano(), fields, -1)
 		res.Written++
 		if day := e.Time.Unix() / 86400; day != lastDay {
@@ -264,14 +260,16 @@ func dropEvent(r *eventstore.WriteResult, reason string, n int) {
 }
 
 // appendFields turns an event into engine fields: _msg, the reserved
-// fields but the id (the store derives it when it reads the row back, see
+// fields (the id without its time part, which is _time: see
 // eventstore.RowID), then the event's own fields. _time is passed
 // separately.
 func appendFields(dst []logstorage.Field, e *event.Event, keepOriginal bool) []logstorage.Field {
 	dst = append(dst, logstorage.Field{Name: "_msg", Value: e.Message})
 	for _, r := range e.ReservedFields() {
 		if r.Name == event.FieldID {
-			continue
+			if part := event.IDHashPart(r.Value); part != "" {
+				r.Value = part
+			}
 		}
 		dst = append(dst, logstorage.Field{Name: r.Name, Value: r.Value})
 	}
@@ -309,10 +307,7 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	if qs == "" {
 		qs = "*"
 	}
-	qs, ids, err := eventstore.SplitIDFilter(qs)
-	if err != nil {
-		return err
-	}
+	qs = eventstore.RewriteIDFilters(qs)
 	// Rows of a query without pipes are whole events: give them their ids.
 	whole := !strings.Contains(qs, "|")
 	pq, err := logstorage.ParseQuery(qs)
@@ -330,10 +325,9 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	if whole && !q.Unordered {
 		pq.AddPipeSortByTimeDesc()
 	}
-	if q.Limit > 0 && ids == nil {
+	if q.Limit > 0 {
 		pq.AddPipeOffsetLimit(0, uint64(q.Limit))
 	}
-	emitted := 0
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -361,12 +355,6 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 			}
 			if whole {
 				row = eventstore.WithID(row)
-			}
-			if ids != nil {
-				if !ids.Match(row) || (q.Limit > 0 && emitted >= q.Limit) {
-					continue
-				}
-				emitted++
 			}
 			if err := fn(row); err != nil {
 				cbErr = err
