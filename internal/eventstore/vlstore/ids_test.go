@@ -1,11 +1,8 @@
 package vlstore
 
 import (
-	"compress/gzip"
 	"context"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,20 +35,7 @@ func TestRealEventsGetTheirIDsBack(t *testing.T) {
 	}
 	zeek, _ := filepath.Glob(filepath.Join(shared, "datasets", "zeek-wrccdc-2018", "zeek-default", "*.log.gz"))
 	for _, p := range zeek {
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		data, err := io.ReadAll(io.LimitReader(zr, 2<<20))
-		f.Close()
-		if err != nil && err != io.ErrUnexpectedEOF {
-			t.Fatalf("%s: %v", p, err)
-		}
-		inputs = append(inputs, data)
+		inputs = append(inputs, parsetest.GzipFile(t, p, 2<<20))
 	}
 	if len(inputs) < 10 {
 		t.Fatalf("only %d inputs found under %s", len(inputs), shared)

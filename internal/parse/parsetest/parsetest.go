@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -363,6 +364,30 @@ func Count(evs []*event.Event, field string) int {
 		}
 	}
 	return n
+}
+
+// GzipFile returns the first max bytes (0: all) of a gzipped file; a
+// truncated stream ends the data rather than the test.
+func GzipFile(t testing.TB, path string, max int64) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var r io.Reader = zr
+	if max > 0 {
+		r = io.LimitReader(zr, max)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return b
 }
 
 // TarFile returns the content of the first file in a .tgz archive whose

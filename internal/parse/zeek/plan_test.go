@@ -1,9 +1,7 @@
 package zeek
 
 import (
-	"compress/gzip"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,19 +106,7 @@ func TestPlannedFinishMatchesFinish(t *testing.T) {
 	}
 	total := 0
 	for _, path := range logs {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(zr)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := parsetest.GzipFile(t, path, 0)
 		name := strings.TrimSuffix(filepath.Base(path), ".log.gz")
 		n, fast := checkPlanned(t, name, data)
 		if !fast {
