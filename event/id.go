@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -114,11 +115,12 @@ func IsReserved(name string) bool {
 // StoreName is the column name under which a store keeps the field name:
 // name itself, or for a field that would overwrite one of the store's own
 // columns or a reserved field (a source that sends its own "tenant" or
-// "event.format", say), name with an underscore in front. A record can
-// thus never spoof a reserved column, nor clash with the stream fields the
-// store groups rows by.
+// "event.format", say) or that starts with ExactPrefix, name with an
+// underscore in front. A record can thus never spoof a reserved column or
+// a value's exact text, nor clash with the stream fields the store groups
+// rows by.
 func StoreName(name string) string {
-	if name == "" || IsReserved(name) {
+	if name == "" || IsReserved(name) || strings.HasPrefix(name, ExactPrefix) {
 		return "_" + name
 	}
 	return name

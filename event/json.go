@@ -188,10 +188,17 @@ func (e *Event) AppendStoreJSON(dst []byte, withRaw bool) []byte {
 		if f.Value.IsNull() {
 			continue
 		}
+		name, v := StoreName(f.Name), f.Value.String()
 		dst = append(dst, ',')
-		dst = AppendJSONString(dst, StoreName(f.Name))
+		dst = AppendJSONString(dst, name)
 		dst = append(dst, ':')
-		dst = AppendJSONString(dst, f.Value.String())
+		dst = AppendJSONString(dst, v)
+		if NumberTextChanges(v) {
+			dst = append(dst, ',')
+			dst = AppendJSONString(dst, ExactName(name))
+			dst = append(dst, ':')
+			dst = AppendJSONString(dst, ExactMark+v)
+		}
 	}
 	if withRaw && len(e.Raw) > 0 {
 		dst = append(dst, `,"`+FieldRaw+`":`...)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -256,4 +257,68 @@ func Run(t *testing.T, open Open) {
 			t.Fatal("no error for a broken query")
 		}
 	})
+
+	t.Run("values come back as written", func(t *testing.T) {
+		st := open(t)
+		evs := NumberTextEvents(now, 300)
+		if _, err := st.Write(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		st.Flush(ctx)
+		byI := map[string]*event.Event{}
+		for _, e := range evs {
+			byI[e.GetString("i")] = e
+		}
+		rows := collect(t, st, eventstore.Query{Tenant: "default", LogsQL: "exact"})
+		if len(rows) != len(evs) {
+			t.Fatalf("%d rows for %d events", len(rows), len(evs))
+		}
+		for _, r := range rows {
+			e := byI[r.Get("i")]
+			if e == nil {
+				t.Fatalf("row %v is no written event", r)
+			}
+			for _, name := range NumberTextFields {
+				if got, want := r.Get(name), e.GetString(name); got != want {
+					t.Errorf("event %s: %s = %q, written %q", r.Get("i"), name, got, want)
+				}
+			}
+			if got := r.Get("_" + event.ExactName("ver")); got != "spoof" {
+				t.Errorf("a record's own %s field: %q", event.ExactName("ver"), got)
+			}
+			for _, f := range r {
+				if strings.HasPrefix(f.Name, event.ExactPrefix) {
+					t.Errorf("row keeps the store's column %s", f.Name)
+				}
+			}
+		}
+		// Search keeps the engine's semantics on such columns.
+		if rows := collect(t, st, eventstore.Query{Tenant: "default", LogsQL: `ver:="5.10"`}); len(rows) != 1 || rows[0].Get("ver") != "5.10" {
+			t.Fatalf(`ver:="5.10": %v`, rows)
+		}
+	})
+}
+
+// NumberTextFields are the fields of NumberTextEvents whose text the engine
+// would change if it kept them as numbers.
+var NumberTextFields = []string{"ver", "dur", "sep"}
+
+// NumberTextEvents are n events that each carry every field of
+// NumberTextFields, so that the engine keeps those columns as numbers:
+// decimals with trailing zeros ("5.10"), decimals its reading rounds to a
+// neighbouring float, and integers with "_" separators. Each also carries
+// a field of its own named like the store's exact-text column.
+func NumberTextEvents(now time.Time, n int) []*event.Event {
+	evs := make([]*event.Event, 0, n)
+	for i := 0; i < n; i++ {
+		e := &event.Event{Tenant: "default", Time: now.Add(-time.Duration(i) * time.Millisecond), IngestTime: now, Message: "exact", Format: "json/1"}
+		e.Add("i", event.String(strconv.Itoa(i)))
+		e.Add("ver", event.String(fmt.Sprintf("%d.%d0", i/10, i%10)))
+		e.Add("dur", event.String(strconv.FormatFloat(float64(i)*0.069778, 'f', -1, 64)))
+		e.Add("sep", event.String(fmt.Sprintf("%d_000", i+1)))
+		e.Add(event.ExactName("ver"), event.String("spoof"))
+		e.ComputeID()
+		evs = append(evs, e)
+	}
+	return evs
 }

@@ -243,6 +243,7 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 				row = append(row, eventstore.Field{Name: k, Value: s})
 			}
 		}
+		row = eventstore.RestoreExact(row)
 		if whole {
 			row = eventstore.WithID(row)
 		}

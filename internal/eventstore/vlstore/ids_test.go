@@ -19,7 +19,8 @@ import (
 // shared data sets (OTRF Windows, Linux and cloud records, Zeek logs) the
 // way the indexer does, reads every row back and checks that each one
 // carries the id its event had (the store keeps it without its time part),
-// and that each event is found by its id.
+// that each one gives back every value as it was written, and that each
+// event is found by its id.
 func TestRealEventsGetTheirIDsBack(t *testing.T) {
 	shared := parsetest.Shared(t)
 	var inputs [][]byte
@@ -47,6 +48,7 @@ func TestRealEventsGetTheirIDsBack(t *testing.T) {
 	defer st.Close()
 	ctx := context.Background()
 	want := map[string]int{}
+	values := map[string]map[string]string{} // id → column → text
 	total := 0
 	var sample []string
 	for _, data := range inputs {
@@ -72,10 +74,13 @@ func TestRealEventsGetTheirIDsBack(t *testing.T) {
 			if want[e.ID] == 1 && len(want)%997 == 0 {
 				sample = append(sample, e.ID)
 			}
+			if want[e.ID] == 1 {
+				values[e.ID] = storedValues(e)
+			}
 		}
 	}
 	st.Flush(ctx)
-	got := 0
+	got, changed := 0, 0
 	if err := st.Query(ctx, eventstore.Query{Tenant: event.DefaultTenant, LogsQL: "*", Unordered: true}, func(r eventstore.Row) error {
 		got++
 		id := r.Get(event.FieldID)
@@ -84,12 +89,20 @@ func TestRealEventsGetTheirIDsBack(t *testing.T) {
 			return nil
 		}
 		want[id]--
+		for name, v := range values[id] {
+			if got := r.Get(name); got != v {
+				changed++
+				if changed <= 10 {
+					t.Errorf("event %s: %s = %q, written %q", id, name, got, v)
+				}
+			}
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got != total {
-		t.Fatalf("%d rows read back, %d written", got, total)
+	if got != total || changed > 0 {
+		t.Fatalf("%d rows read back, %d written; %d values changed", got, total, changed)
 	}
 	found, err := st.Existing(ctx, event.DefaultTenant, sample, time.Time{}, time.Time{})
 	if err != nil {
@@ -99,4 +112,25 @@ func TestRealEventsGetTheirIDsBack(t *testing.T) {
 		t.Fatalf("found %d of %d sampled events by id", len(found), len(sample))
 	}
 	t.Logf("%d events read back with their ids; %d found by id", total, len(found))
+}
+
+// storedValues is what a store keeps of an event's fields: column name →
+// text, for names that occur once.
+func storedValues(e *event.Event) map[string]string {
+	out := map[string]string{}
+	seen := map[string]int{}
+	for _, f := range e.Fields {
+		if f.Value.IsNull() {
+			continue
+		}
+		name := event.StoreName(f.Name)
+		seen[name]++
+		out[name] = f.Value.String()
+	}
+	for name, n := range seen {
+		if n > 1 {
+			delete(out, name)
+		}
+	}
+	return out
 }

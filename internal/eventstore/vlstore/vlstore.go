@@ -277,7 +277,11 @@ func appendFields(dst []logstorage.Field, e *event.Event, keepOriginal bool) []l
 		if f.Value.IsNull() {
 			continue
 		}
-		dst = append(dst, logstorage.Field{Name: event.StoreName(f.Name), Value: f.Value.String()})
+		name, v := event.StoreName(f.Name), f.Value.String()
+		dst = append(dst, logstorage.Field{Name: name, Value: v})
+		if event.NumberTextChanges(v) {
+			dst = append(dst, logstorage.Field{Name: event.ExactName(name), Value: event.ExactMark + v})
+		}
 	}
 	if len(e.Raw) > 0 && (keepOriginal || len(e.Errors) > 0) {
 		dst = append(dst, logstorage.Field{Name: event.FieldRaw, Value: string(e.Raw)})
@@ -353,6 +357,7 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 					row = append(row, eventstore.Field{Name: strings.Clone(c.Name), Value: strings.Clone(v)})
 				}
 			}
+			row = eventstore.RestoreExact(row)
 			if whole {
 				row = eventstore.WithID(row)
 			}
