@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -183,11 +185,13 @@ func runWachtIngest(b *testing.B, bodies [][]byte, n, clients int, format string
 	dir := b.TempDir()
 	s := startWacht(b, dir, "WACHT_STORE_RETENTION=36500d")
 	u := s.URL + "/api/v1/ingest?" + url.Values{"format": {format}}.Encode()
+	profiled := profileWacht(ctx, b, s)
 	start := time.Now()
 	if err := sendAll(ctx, bodies, clients, u, "Bearer "+s.Token, "application/x-ndjson"); err != nil {
 		b.Fatalf("wacht ingest: %v\n%s", err, s.p.tail())
 	}
 	r := sideResult{name: "wacht", events: n, acked: time.Since(start)}
+	<-profiled
 	got, err := waitCount(ctx, n, 5*time.Minute, func(ctx context.Context) (int, error) { return s.count(ctx, "*") })
 	if err != nil {
 		b.Fatalf("wacht: %v", err)
@@ -233,6 +237,31 @@ func runWachtIngest(b *testing.B, bodies [][]byte, n, clients int, format string
 	journal, _ := diskUsage(filepath.Join(s.Data, "journal"))
 	r.extraReport += fmt.Sprintf(" journal after stop %.1f MB", float64(journal)/1e6)
 	return r
+}
+
+// profileWacht writes a CPU profile of the server's first seconds of ingest
+// to the file WACHT_BENCH_PROFILE names (WACHT_BENCH_PROFILE_SECONDS, 3),
+// for `go tool pprof`. The channel closes when it is written (at once
+// without the setting).
+func profileWacht(ctx context.Context, b *testing.B, s *wachtServer) <-chan struct{} {
+	done := make(chan struct{})
+	path := os.Getenv("WACHT_BENCH_PROFILE")
+	if path == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		secs := envInt("WACHT_BENCH_PROFILE_SECONDS", 3)
+		prof, err := getBody(ctx, s.URL+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), "Bearer "+s.Token)
+		if err == nil {
+			err = os.WriteFile(path, prof, 0o644)
+		}
+		if err != nil {
+			b.Errorf("CPU profile: %v", err)
+		}
+	}()
+	return done
 }
 
 func runVictoriaLogsIngest(b *testing.B, bodies [][]byte, n, clients int) sideResult {
