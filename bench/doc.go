@@ -45,6 +45,9 @@
 //	WACHT_BENCH_QUERY_REPEAT  timed repetitions of each query (5)
 //	WACHT_BENCH_BULK_DOCS     documents in TestESBulkIndexer (5000)
 //	WACHT_BENCH_VLOGS         prebuilt victoria-logs binary
+//	WACHT_BENCH_WACHT         prebuilt wacht binary
+//	WACHT_BENCH_PROFILE       file for a CPU profile of wacht's ingest (none)
+//	WACHT_BENCH_PROFILE_SECONDS  seconds that profile covers (3)
 //
 // Benchmarks report numbers (b.ReportMetric, b.Logf); they assert
 // correctness (every event stored, the right rows found), never timings.
