@@ -106,8 +106,10 @@ func (p *Parser) finish(ev *event.Event) {
 	}
 }
 
-// ParseAll reads a document with an array of records under Spec.Records,
-// a JSON array, or JSON lines.
+// ParseAll reads a document with an array of records under Spec.Records
+// (a trail file), one record, a JSON array of records, or JSON lines, where
+// a line may itself be a document with a Records array (trail files
+// concatenated, one per line).
 func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event) error) error {
 	// off is the record's index in a Records array, else its byte offset.
 	one := func(off int, rec []byte) error {
@@ -122,27 +124,60 @@ func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event)
 		}
 		return emit(&ev)
 	}
-	trimmed := bytes.TrimSpace(data)
-	if p.spec.Records != "" && len(trimmed) > 0 && trimmed[0] == '{' {
-		// A parser of its own: p.p is reused for each record below.
-		var outer fastjson.Parser
-		v, err := outer.ParseBytes(trimmed)
+	if p.spec.Records == "" {
+		return jsonparser.Records(data, one)
+	}
+	// A parser of its own: p.p is reused for each record.
+	var outer fastjson.Parser
+	split := func(doc []byte) (bool, error) {
+		v, err := outer.ParseBytes(doc)
 		if err != nil {
-			return jsonparser.Explain(trimmed, err)
+			return false, nil
 		}
-		if arr := v.GetArray(p.spec.Records); arr != nil {
-			var buf []byte
-			for i, r := range arr {
-				buf = r.MarshalTo(buf[:0])
-				rec := append([]byte(nil), buf...)
-				if err := one(i, rec); err != nil {
-					return err
-				}
+		arr := v.GetArray(p.spec.Records)
+		if arr == nil {
+			return false, nil
+		}
+		var buf []byte
+		for i, r := range arr {
+			buf = r.MarshalTo(buf[:0])
+			if err := one(i, append([]byte(nil), buf...)); err != nil {
+				return true, err
 			}
-			return nil
+		}
+		return true, nil
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '{' && bytes.IndexByte(trimmed, '\n') >= 0 {
+		// One document over many lines: a trail file or a pretty-printed
+		// record. Several documents fail to parse as one and are read as
+		// lines below.
+		if v, err := outer.ParseBytes(trimmed); err == nil && v.Type() == fastjson.TypeObject {
+			if done, err := split(trimmed); done {
+				return err
+			}
+			return one(0, trimmed)
 		}
 	}
-	return jsonparser.Records(data, one)
+	return jsonparser.Records(data, func(off int, rec []byte) error {
+		if hasRecordsKey(rec, p.spec.Records) {
+			if done, err := split(rec); done {
+				return err
+			}
+		}
+		return one(off, rec)
+	})
+}
+
+// hasRecordsKey reports whether the JSON object rec starts with the key
+// name, as trail files do: a cheap test before parsing a line twice.
+func hasRecordsKey(rec []byte, name string) bool {
+	rec = bytes.TrimLeft(rec, " \t")
+	if len(rec) == 0 || rec[0] != '{' {
+		return false
+	}
+	rec = bytes.TrimLeft(rec[1:], " \t\r\n")
+	return len(rec) > len(name)+2 && rec[0] == '"' && string(rec[1:1+len(name)]) == name && rec[1+len(name)] == '"'
 }
 
 var (

@@ -250,6 +250,29 @@ func Fuzz(f *testing.F, name string, seeds ...string) {
 	})
 }
 
+// FuzzAll adds each seed file whole as a corpus entry and checks that the
+// named parser reads whole inputs (ReadAll: documents, arrays, lines)
+// without panicking and that every event it emits renders as valid JSON.
+func FuzzAll(f *testing.F, name string, seeds ...string) {
+	for _, s := range seeds {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in, err := parse.NewInstance(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = in.ReadAll(b, NewEvent(), 0, func(ev *event.Event) error {
+			if out := ev.AppendJSON(nil); !json.Valid(out) {
+				t.Fatalf("invalid JSON output: %s", out)
+			}
+			return nil
+		})
+	})
+}
+
 // Bench measures the named parser on lines, reporting MB/s and events/s.
 func Bench(b *testing.B, name string, lines [][]byte) {
 	in, err := parse.NewInstance(name)
