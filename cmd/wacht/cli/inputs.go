@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"archive/tar"
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -13,8 +15,11 @@ import (
 	"strings"
 )
 
+// MaxInputBytes bounds one input after decompression.
+const MaxInputBytes = 4 << 30
+
 // Input is one log file named on the command line, found in a folder, or
-// a member of a .zip archive.
+// a member of a .zip or .tar (.tar.gz, .tgz) archive.
 type Input struct {
 	// Name is the path, "archive.zip/member" for archive members.
 	Name string
@@ -23,11 +28,19 @@ type Input struct {
 	// Size and ModTime identify the file's content for resuming.
 	Size    int64
 	ModTime int64
-	member  *zip.File
+	// zipName is the name of a zip member.
+	zipName string
+	// tarIndex is the position of a tar member (from 1); 0 for others.
+	tarIndex int
+	// broken is why an archive could not be listed (further), reported by
+	// the last member listed, or by the archive itself if none was.
+	broken error
 }
 
 // Inputs lists the files under paths (folders recursively, each member of
-// a .zip separately), in a stable order.
+// a .zip or tar archive separately), in a stable order. An archive that
+// cannot be read to its end is listed as far as it can be; reading its
+// last listed member reports why.
 func Inputs(paths []string) ([]Input, error) {
 	var out []Input
 	for _, a := range paths {
@@ -42,20 +55,18 @@ func Inputs(paths []string) ([]Input, error) {
 			if err != nil {
 				return err
 			}
-			if !strings.EqualFold(filepath.Ext(p), ".zip") {
-				out = append(out, Input{Name: p, Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()})
-				return nil
-			}
-			zr, err := zip.OpenReader(p)
-			if err != nil {
-				return fmt.Errorf("open zip %s: %w", p, err)
-			}
-			defer zr.Close()
-			for _, zf := range zr.File {
-				if zf.FileInfo().IsDir() || strings.HasPrefix(zf.Name, "__MACOSX/") || strings.HasPrefix(filepath.Base(zf.Name), "._") {
-					continue
+			file := Input{Name: p, Path: p, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}
+			switch {
+			case strings.EqualFold(filepath.Ext(p), ".zip"):
+				members, err := zipMembers(file)
+				if err != nil {
+					return err
 				}
-				out = append(out, Input{Name: p + "/" + zf.Name, Path: p, Size: int64(zf.UncompressedSize64), ModTime: fi.ModTime().UnixNano(), member: zf})
+				out = append(out, members...)
+			case isTar(p):
+				out = append(out, tarMembers(file)...)
+			default:
+				out = append(out, file)
 			}
 			return nil
 		})
@@ -69,31 +80,134 @@ func Inputs(paths []string) ([]Input, error) {
 	return out, nil
 }
 
+func isTar(p string) bool {
+	l := strings.ToLower(p)
+	return strings.HasSuffix(l, ".tar") || strings.HasSuffix(l, ".tar.gz") || strings.HasSuffix(l, ".tgz")
+}
+
+// skipMember tells archive entries that are no logs: folders' metadata
+// that macOS adds.
+func skipMember(name string) bool {
+	return strings.HasPrefix(name, "__MACOSX/") || strings.HasPrefix(filepath.Base(name), "._")
+}
+
+func zipMembers(file Input) ([]Input, error) {
+	zr, err := zip.OpenReader(file.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open zip %s: %w", file.Path, err)
+	}
+	defer zr.Close()
+	var out []Input
+	for _, zf := range zr.File {
+		if zf.FileInfo().IsDir() || skipMember(zf.Name) {
+			continue
+		}
+		out = append(out, Input{Name: file.Path + "/" + zf.Name, Path: file.Path, Size: int64(zf.UncompressedSize64), ModTime: file.ModTime, zipName: zf.Name})
+	}
+	return out, nil
+}
+
+// tarMembers lists the regular files of a tar archive, gzip-compressed or
+// not. An archive cut short is listed up to the damage.
+func tarMembers(file Input) []Input {
+	var out []Input
+	err := walkTar(file.Path, func(i int, h *tar.Header, _ io.Reader) (bool, error) {
+		out = append(out, Input{Name: file.Path + "/" + h.Name, Path: file.Path, Size: h.Size, ModTime: file.ModTime, tarIndex: i})
+		return false, nil
+	})
+	if err != nil {
+		if len(out) == 0 {
+			file.broken = err
+			return []Input{file}
+		}
+		out[len(out)-1].broken = err
+	}
+	return out
+}
+
+// walkTar calls fn for each regular file of the tar archive at path (i
+// from 1) until fn says it is done.
+func walkTar(path string, fn func(i int, h *tar.Header, body io.Reader) (done bool, err error)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("gzip: %w", err)
+		}
+		r = zr
+	}
+	tr := tar.NewReader(r)
+	for i := 0; ; {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("tar: %w", err)
+		}
+		if h.Typeflag != tar.TypeReg || skipMember(h.Name) {
+			continue
+		}
+		i++
+		if done, err := fn(i, h, tr); done || err != nil {
+			return err
+		}
+	}
+}
+
 // Read returns the input's bytes; with gunzip a gzip file comes back
-// decompressed (detected by its magic, not its name).
+// decompressed (detected by its magic, not its name). Archive members
+// always come back decompressed. An input that is cut short or damaged
+// part-way (a truncated .gz or .tar.gz, say) comes back with what could be
+// read before the damage and an error saying where it stopped.
 func (in Input) Read(gunzip bool) ([]byte, error) {
-	var data []byte
-	var err error
-	if in.member != nil {
-		zr, oerr := zip.OpenReader(in.Path)
-		if oerr != nil {
-			return nil, fmt.Errorf("open zip %s: %w", in.Path, oerr)
+	switch {
+	case in.broken != nil && in.tarIndex == 0:
+		return nil, fmt.Errorf("read %s: %w", in.Name, in.broken)
+	case in.zipName != "":
+		zr, err := zip.OpenReader(in.Path)
+		if err != nil {
+			return nil, fmt.Errorf("open zip %s: %w", in.Path, err)
 		}
 		defer zr.Close()
 		for _, zf := range zr.File {
-			if zf.Name == in.member.Name {
-				rc, oerr := zf.Open()
-				if oerr != nil {
-					return nil, fmt.Errorf("open %s: %w", in.Name, oerr)
+			if zf.Name == in.zipName {
+				rc, err := zf.Open()
+				if err != nil {
+					return nil, fmt.Errorf("open %s: %w", in.Name, err)
 				}
-				data, err = io.ReadAll(rc)
-				rc.Close()
-				break
+				defer rc.Close()
+				return readBounded(in.Name, rc)
 			}
 		}
-	} else {
-		data, err = os.ReadFile(in.Path)
+		return nil, fmt.Errorf("read %s: no longer in the archive", in.Name)
+	case in.tarIndex > 0:
+		var data []byte
+		found := false
+		err := walkTar(in.Path, func(i int, _ *tar.Header, body io.Reader) (bool, error) {
+			if i != in.tarIndex {
+				return false, nil
+			}
+			found = true
+			var err error
+			data, err = readBounded(in.Name, body)
+			return true, err
+		})
+		if err == nil && !found {
+			err = fmt.Errorf("read %s: no longer in the archive", in.Name)
+		}
+		if err == nil && in.broken != nil {
+			err = fmt.Errorf("read %s: the archive ends here: %w", in.Path, in.broken)
+		}
+		return data, err
 	}
+	data, err := os.ReadFile(in.Path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", in.Name, err)
 	}
@@ -102,9 +216,23 @@ func (in Input) Read(gunzip bool) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: gzip: %w", in.Name, err)
 		}
-		if data, err = io.ReadAll(zr); err != nil {
-			return nil, fmt.Errorf("read %s: gzip: %w", in.Name, err)
+		return readBounded(in.Name, zr)
+	}
+	return data, nil
+}
+
+// readBounded reads r to its end, at most MaxInputBytes. On an error it
+// returns what was read before it.
+func readBounded(name string, r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxInputBytes+1))
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return data, fmt.Errorf("read %s: cut short after %d bytes: %w", name, len(data), err)
 		}
+		return data, fmt.Errorf("read %s after %d bytes: %w", name, len(data), err)
+	}
+	if len(data) > MaxInputBytes {
+		return nil, fmt.Errorf("read %s: larger than %d bytes decompressed", name, MaxInputBytes)
 	}
 	return data, nil
 }

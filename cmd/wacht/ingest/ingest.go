@@ -1,7 +1,8 @@
 // Package ingest is `wacht ingest`: send log files and folders to a running
 // server, which detects each file's format (or uses --format) and stores
 // its events. Folders are walked recursively; .gz files are sent
-// compressed, each file of a .zip separately. Files the server accepted
+// compressed, each file of a .zip or .tar(.gz) separately (the readable
+// part of one cut short, with an error). Files the server accepted
 // are recorded, so an interrupted run started again sends only the rest.
 package ingest
 
@@ -30,8 +31,9 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 		Short: "Send log files (EVTX, JSON, Zeek, CEF, syslog, access logs …) to a running server",
 		Long: `Send log files and folders (recursively) to a running server. Each file's
 format is detected from its first bytes unless --format names a parser;
-.gz files are sent compressed and each file inside a .zip is sent on its
-own. Progress goes to stderr; a summary per file to stdout.
+.gz files are sent compressed and each file inside a .zip, .tar, .tar.gz
+or .tgz is sent on its own; of an archive cut short, the part before the
+damage is sent and the run fails, naming it. Progress goes to stderr; a summary per file to stdout.
 
 Each file the server accepted is recorded (--resume-file); when a run is
 interrupted or some files fail, running the same command again sends only
@@ -54,7 +56,7 @@ is sent again. The record is removed when every file went through.`,
 			}
 			skipped := 0
 			prog := &cli.Progress{What: "files"}
-			failed := 0
+			failed, damaged := 0, 0
 			for i, in := range inputs {
 				prog.Update(int64(i), int64(len(inputs)))
 				if done.has(in) {
@@ -62,6 +64,14 @@ is sent again. The record is removed when every file went through.`,
 					continue
 				}
 				data, err := in.Read(false) // .gz goes as it is: the server decompresses
+				cutShort := err != nil && len(data) > 0
+				if cutShort {
+					// An archive member cut short: send what is readable and
+					// say so; a second run cannot read more of it.
+					fmt.Fprintf(os.Stderr, "\r%v; sending the %d bytes before that\n", err, len(data))
+					damaged++
+					err = nil
+				}
 				if err == nil {
 					err = s.send(cmd.Context(), in.Name, data)
 				}
@@ -85,6 +95,9 @@ is sent again. The record is removed when every file went through.`,
 			fmt.Fprintf(os.Stderr, "%d files, %d events accepted, %d parse errors, %d files failed\n", len(inputs), s.accepted, s.parseErrors, failed)
 			if failed > 0 {
 				return fmt.Errorf("%d of %d files were not ingested; run the same command again to send only those", failed, len(inputs))
+			}
+			if damaged > 0 {
+				return fmt.Errorf("%d of %d files are cut short or damaged: the part before the damage was sent (see above)", damaged, len(inputs))
 			}
 			return done.finish()
 		},

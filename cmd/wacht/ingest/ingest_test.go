@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -115,5 +119,45 @@ func TestIngestResumes(t *testing.T) {
 	}
 	if got := j.counts(); got["a.log"] != 2 || got["c.log"] != 4 || got["b.log"] != 2 {
 		t.Fatalf("third run: %v", got)
+	}
+}
+
+// An archive member cut short is sent as far as it can be read, and the
+// run says so and fails; the complete members go as they are.
+func TestIngestSendsTheReadablePartOfACutArchive(t *testing.T) {
+	j := &journal{byPeer: map[string]int{}}
+	acc := ingestsrv.NewAccepter(j, ingestsrv.Limits{MaxEventBytes: 1 << 20, MaxRequestBytes: 8 << 20}, func() uint64 { return 1 << 62 }, metrics.NewSet(), slog.New(slog.DiscardHandler))
+	srv := api.New(api.Deps{Auth: oneToken{}, Log: slog.New(slog.DiscardHandler), Ingest: ingestsrv.NewHTTP(acc, api.TenantOf, slog.New(slog.DiscardHandler))})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	var whole, b bytes.Buffer
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&b, "<34>Oct 11 22:14:15 gw sshd[%d]: Failed password for root from 192.0.2.9 port %d ssh2\n", i, 1000+i)
+	}
+	zw := gzip.NewWriter(&whole)
+	tw := tar.NewWriter(zw)
+	for _, name := range []string{"first.log", "second.log"} {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(b.Len())})
+		tw.Write(b.Bytes())
+	}
+	tw.Close()
+	zw.Close()
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "host.tgz")
+	os.WriteFile(archive, whole.Bytes()[:whole.Len()*3/4], 0o600)
+
+	g := &cli.Globals{Server: ts.URL, Token: "secret"}
+	root := &cobra.Command{Use: "wacht", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(NewCommand(g))
+	root.SetOut(&strings.Builder{})
+	root.SetArgs([]string{"ingest", "--resume-file", filepath.Join(dir, "resume.json"), archive})
+	err := root.Execute()
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 files are cut short") {
+		t.Fatalf("err = %v", err)
+	}
+	got := j.counts()
+	if got["first.log"] != 3000 || got["second.log"] == 0 || got["second.log"] >= 3000 {
+		t.Fatalf("sent %v", got)
 	}
 }

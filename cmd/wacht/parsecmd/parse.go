@@ -28,13 +28,14 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "parse FILE|DIR...",
 		Short: "Parse log files offline and print the normalized events as NDJSON",
-		Long: `Parse log files and folders (recursively; .gz and .zip read directly) with
-the server's parsers and print one JSON object per event on stdout: event
-time, message, logsource, format, the entity fields (host.name, user.name,
-source.ip …) and every native field. Each file's format is detected from
-its first bytes unless --format names a parser (--list shows them).
-Progress and a summary per file go to stderr; the exit status is 1 when a
-file cannot be read or its format cannot be told.`,
+		Long: `Parse log files and folders (recursively; .gz, .zip, .tar and .tar.gz are
+read directly) with the server's parsers and print one JSON object per
+event on stdout: event time, message, logsource, format, the entity fields
+(host.name, user.name, source.ip …) and every native field. Each file's
+format is detected from its first bytes unless --format names a parser
+(--list shows them). Progress and a summary per file go to stderr; the exit
+status is 1 when a file cannot be read, is cut short (its events before the
+damage are printed) or its format cannot be told.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if list {
 				for _, in := range parse.All() {
@@ -87,10 +88,16 @@ file cannot be read or its format cannot be told.`,
 // file prints one input's events and returns how many it printed and how
 // many of them carry parse errors.
 func file(in cli.Input, format string, out io.Writer) (n, parseErrors int, err error) {
-	data, err := in.Read(true)
-	if err != nil {
-		return 0, 0, err
+	data, damage := in.Read(true)
+	if damage != nil && len(data) == 0 {
+		return 0, 0, damage
 	}
+	defer func() {
+		// A file cut short: print what was readable, then fail it.
+		if damage != nil && err == nil {
+			err = fmt.Errorf("%w (the %d events before that were printed)", damage, n)
+		}
+	}()
 	name := format
 	if name == "auto" {
 		d := detect.Detect(data)

@@ -3,7 +3,10 @@ package parsecmd
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +104,28 @@ func TestParseBadInput(t *testing.T) {
 	}
 	_, _, err = run("--format", "nope", dir)
 	if err == nil || !strings.Contains(err.Error(), "unknown parser") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestParseCutShortFile prints the events of a gzip file cut short and
+// then fails it, saying where it stopped and how many were printed.
+func TestParseCutShortFile(t *testing.T) {
+	var src, gz bytes.Buffer
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&src, `{"@timestamp":"2025-03-01T12:00:00Z","user":"u%d","action":"login","pad":"%s"}`+"\n", i, strings.Repeat("p", i%50))
+	}
+	zw := gzip.NewWriter(&gz)
+	zw.Write(src.Bytes())
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "auth.json.gz")
+	os.WriteFile(path, gz.Bytes()[:gz.Len()/2], 0o600)
+	out, _, err := run(path)
+	printed := strings.Count(out, "\n")
+	if printed < 100 || printed >= 5000 {
+		t.Fatalf("%d events printed from half the file", printed)
+	}
+	if err == nil || !strings.Contains(err.Error(), "auth.json.gz: cut short after") || !strings.Contains(err.Error(), fmt.Sprintf("the %d events before that were printed", printed)) {
 		t.Fatalf("err = %v", err)
 	}
 }

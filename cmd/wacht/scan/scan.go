@@ -5,14 +5,10 @@ package scan
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -30,9 +26,6 @@ import (
 	"github.com/wacht-soc/wacht/sigma"
 )
 
-// maxFile bounds one input file (after decompression).
-const maxFile = 4 << 30
-
 // NewCommand returns `wacht scan`.
 func NewCommand(g *cli.Globals) *cobra.Command {
 	var rulePaths []string
@@ -43,8 +36,9 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 		Short: "Hunt offline over log files (EVTX, JSON, syslog…) with Sigma rules",
 		Long: `Scan log files offline with Sigma rules. Each file's format is detected from
 its first bytes (EVTX, Winlogbeat/NXLog JSON, CloudTrail, syslog, access
-logs, CEF…) unless --format names it; gzip files are read too. Folders are
-walked. A table of hits by level, rule and host is printed; --json prints one
+logs, CEF…) unless --format names it; gzip files and the members of .zip
+and .tar(.gz) archives are read too, and a file cut short is scanned up to
+the damage. Folders are walked. A table of hits by level, rule and host is printed; --json prints one
 line per match (rule id, title, level, author, tags, ATT&CK ids, event time,
 entities, the selections of the rule that matched and the event). Progress goes to stderr.`,
 		Args: cobra.MinimumNArgs(1),
@@ -86,14 +80,22 @@ entities, the selections of the rule that matched and the event). Progress goes 
 			s := &scanner{rs: rs, min: min, json: g.JSON, out: bufio.NewWriter(cmd.OutOrStdout()), format: format,
 				summary: map[string]*hitRow{}, progress: &cli.Progress{What: "events scanned"}}
 			defer s.out.Flush()
-			files, err := inputFiles(args)
+			files, err := cli.Inputs(args)
 			if err != nil {
 				return err
 			}
 			start := time.Now()
-			for _, f := range files {
-				if err := s.file(f); err != nil {
-					fmt.Fprintf(os.Stderr, "\rskip %s: %v\n", f, err)
+			for _, in := range files {
+				data, damage := in.Read(true)
+				if damage != nil {
+					fmt.Fprintf(os.Stderr, "\r%v\n", damage)
+					if len(data) == 0 {
+						s.skipped++
+						continue
+					}
+				}
+				if err := s.file(in.Name, data); err != nil {
+					fmt.Fprintf(os.Stderr, "\rskip %s: %v\n", in.Name, err)
 					s.skipped++
 				}
 			}
@@ -119,25 +121,6 @@ entities, the selections of the rule that matched and the event). Progress goes 
 	return cmd
 }
 
-func inputFiles(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() {
-				out = append(out, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read input %s: %w", a, err)
-		}
-	}
-	return out, nil
-}
-
 type hitRow struct {
 	level       detect.Level
 	title, id   string
@@ -159,38 +142,7 @@ type scanner struct {
 	summary                   map[string]*hitRow
 }
 
-func readAll(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = f
-	br := bufio.NewReader(f)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		r = zr
-	} else {
-		r = br
-	}
-	data, err := io.ReadAll(io.LimitReader(r, maxFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxFile {
-		return nil, fmt.Errorf("larger than %d bytes", maxFile)
-	}
-	return data, nil
-}
-
-func (s *scanner) file(path string) error {
-	data, err := readAll(path)
-	if err != nil {
-		return err
-	}
+func (s *scanner) file(path string, data []byte) error {
 	format := s.format
 	if format == "" {
 		d := pdetect.Detect(data)

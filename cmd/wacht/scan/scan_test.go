@@ -1,7 +1,9 @@
 package scan
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -91,5 +93,30 @@ func TestScanDemoWindows(t *testing.T) {
 	}
 	if _, err := run(t, "scan", dir); err == nil {
 		t.Error("scan without rules: no error")
+	}
+}
+
+// TestScanArchiveMember finds the same hit inside a .tar.gz archive.
+func TestScanArchiveMember(t *testing.T) {
+	sc := demo.Generate(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC), 3)
+	var b bytes.Buffer
+	for _, d := range sc.Windows {
+		j, _ := json.Marshal(d)
+		b.Write(append(j, '\n'))
+	}
+	var archive bytes.Buffer
+	zw := gzip.NewWriter(&archive)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "host/ws042.json", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(b.Len())})
+	tw.Write(b.Bytes())
+	tw.Close()
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "triage.tar.gz")
+	if err := os.WriteFile(path, archive.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "scan", "--starter", "--min-level", "high", path)
+	if err != nil || !strings.Contains(out, "LSASS memory dump through comsvcs.dll MiniDump") {
+		t.Fatalf("table: %v\n%s", err, out)
 	}
 }
