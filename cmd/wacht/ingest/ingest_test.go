@@ -63,14 +63,21 @@ func (j *journal) counts() map[string]int {
 	return out
 }
 
+// newServer serves the ingest API over a journal that counts events per
+// source file; requests may be up to maxRequest bytes.
+func newServer(t *testing.T, maxRequest int64) (*journal, *httptest.Server) {
+	j := &journal{byPeer: map[string]int{}}
+	acc := ingestsrv.NewAccepter(j, ingestsrv.Limits{MaxEventBytes: 1 << 20, MaxRequestBytes: maxRequest}, func() uint64 { return 1 << 62 }, metrics.NewSet(), slog.New(slog.DiscardHandler))
+	srv := api.New(api.Deps{Auth: oneToken{}, Log: slog.New(slog.DiscardHandler), Ingest: ingestsrv.NewHTTP(acc, api.TenantOf, slog.New(slog.DiscardHandler))})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return j, ts
+}
+
 // An interrupted or partly failed run, started again, sends only the files
 // the server has not accepted; a finished run leaves no record behind.
 func TestIngestResumes(t *testing.T) {
-	j := &journal{byPeer: map[string]int{}}
-	acc := ingestsrv.NewAccepter(j, ingestsrv.Limits{MaxEventBytes: 1 << 20, MaxRequestBytes: 1 << 20}, func() uint64 { return 1 << 62 }, metrics.NewSet(), slog.New(slog.DiscardHandler))
-	srv := api.New(api.Deps{Auth: oneToken{}, Log: slog.New(slog.DiscardHandler), Ingest: ingestsrv.NewHTTP(acc, api.TenantOf, slog.New(slog.DiscardHandler))})
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
+	j, ts := newServer(t, 1<<20)
 
 	dir := t.TempDir()
 	write := func(name, body string) {
@@ -125,11 +132,7 @@ func TestIngestResumes(t *testing.T) {
 // An archive member cut short is sent as far as it can be read, and the
 // run says so and fails; the complete members go as they are.
 func TestIngestSendsTheReadablePartOfACutArchive(t *testing.T) {
-	j := &journal{byPeer: map[string]int{}}
-	acc := ingestsrv.NewAccepter(j, ingestsrv.Limits{MaxEventBytes: 1 << 20, MaxRequestBytes: 8 << 20}, func() uint64 { return 1 << 62 }, metrics.NewSet(), slog.New(slog.DiscardHandler))
-	srv := api.New(api.Deps{Auth: oneToken{}, Log: slog.New(slog.DiscardHandler), Ingest: ingestsrv.NewHTTP(acc, api.TenantOf, slog.New(slog.DiscardHandler))})
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
+	j, ts := newServer(t, 8<<20)
 
 	var whole, b bytes.Buffer
 	for i := 0; i < 3000; i++ {
