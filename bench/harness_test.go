@@ -523,7 +523,9 @@ func (s *wachtServer) status(ctx context.Context) (map[string]any, error) {
 		return nil, err
 	}
 	var st map[string]any
-	if err := json.Unmarshal(b, &st); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // byte counts print as integers, not 2.2e+07
+	if err := dec.Decode(&st); err != nil {
 		return nil, fmt.Errorf("decode status: %w", err)
 	}
 	return st, nil

@@ -205,17 +205,24 @@ func runWachtIngest(b *testing.B, bodies [][]byte, n, clients int, format string
 		b.Fatal(err)
 	}
 	// The idle compaction: wait until it merged something and the disk
-	// settled again.
-	deadline := time.Now().Add(3 * time.Minute)
+	// settled again. A small corpus may leave each day partition one part,
+	// with nothing to merge: after 75 s (30 s idle and a margin) a few parts
+	// are taken as they are.
+	idle := time.Now()
 	for {
 		st, err := s.status(ctx)
-		if err == nil {
-			if m, ok := st["store"].(map[string]any); ok && m["compactions"] != nil && m["compactions"] != float64(0) {
+		m, _ := st["store"].(map[string]any)
+		if err == nil && m != nil {
+			if fmt.Sprint(m["compactions"]) != "0" {
+				break
+			}
+			if parts, _ := strconv.Atoi(fmt.Sprint(m["parts"])); time.Since(idle) > 75*time.Second && parts <= 3 {
+				b.Logf("wacht: nothing to compact (%d parts)", parts)
 				break
 			}
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("wacht did not compact within 3 minutes of going idle")
+		if time.Since(idle) > 3*time.Minute {
+			b.Fatalf("wacht did not compact within 3 minutes of going idle (store %v)", m)
 		}
 		time.Sleep(time.Second)
 	}
