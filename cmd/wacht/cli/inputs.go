@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // MaxInputBytes bounds one input after decompression.
@@ -31,7 +32,10 @@ type Input struct {
 	// zipName is the name of a zip member.
 	zipName string
 	// tarIndex is the position of a tar member (from 1); 0 for others.
+	// The members of one archive share tar, which reads them in order
+	// without decompressing the archive again for each.
 	tarIndex int
+	tar      *tarCursor
 	// broken is why an archive could not be listed (further), reported by
 	// the last member listed, or by the archive itself if none was.
 	broken error
@@ -111,54 +115,102 @@ func zipMembers(file Input) ([]Input, error) {
 // not. An archive cut short is listed up to the damage.
 func tarMembers(file Input) []Input {
 	var out []Input
-	err := walkTar(file.Path, func(i int, h *tar.Header, _ io.Reader) (bool, error) {
-		out = append(out, Input{Name: file.Path + "/" + h.Name, Path: file.Path, Size: h.Size, ModTime: file.ModTime, tarIndex: i})
-		return false, nil
-	})
-	if err != nil {
-		if len(out) == 0 {
-			file.broken = err
-			return []Input{file}
+	list := &tarCursor{path: file.Path}
+	defer list.close()
+	shared := &tarCursor{path: file.Path}
+	for {
+		h, err := list.next()
+		if err == io.EOF {
+			break
 		}
-		out[len(out)-1].broken = err
+		if err != nil {
+			if len(out) == 0 {
+				file.broken = err
+				return []Input{file}
+			}
+			out[len(out)-1].broken = err
+			break
+		}
+		out = append(out, Input{Name: file.Path + "/" + h.Name, Path: file.Path, Size: h.Size, ModTime: file.ModTime, tarIndex: list.at, tar: shared})
 	}
+	shared.last = len(out)
 	return out
 }
 
-// walkTar calls fn for each regular file of the tar archive at path (i
-// from 1) until fn says it is done.
-func walkTar(path string, fn func(i int, h *tar.Header, body io.Reader) (done bool, err error)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
+// tarCursor reads the regular files of a tar archive (gzip-compressed or
+// not) in order; at is the position of the last one returned (from 1),
+// last the position of the archive's last one, after which it closes.
+type tarCursor struct {
+	mu       sync.Mutex
+	path     string
+	f        *os.File
+	tr       *tar.Reader
+	at, last int
+}
+
+// next moves to the next regular file of the archive.
+func (c *tarCursor) next() (*tar.Header, error) {
+	if c.tr == nil {
+		f, err := os.Open(c.path)
 		if err != nil {
-			return fmt.Errorf("gzip: %w", err)
+			return nil, err
 		}
-		r = zr
+		br := bufio.NewReader(f)
+		var r io.Reader = br
+		if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+			zr, err := gzip.NewReader(br)
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("gzip: %w", err)
+			}
+			r = zr
+		}
+		c.f, c.tr, c.at = f, tar.NewReader(r), 0
 	}
-	tr := tar.NewReader(r)
-	for i := 0; ; {
-		h, err := tr.Next()
+	for {
+		h, err := c.tr.Next()
 		if err == io.EOF {
-			return nil
+			return nil, err
 		}
 		if err != nil {
-			return fmt.Errorf("tar: %w", err)
+			return nil, fmt.Errorf("tar: %w", err)
 		}
-		if h.Typeflag != tar.TypeReg || skipMember(h.Name) {
-			continue
-		}
-		i++
-		if done, err := fn(i, h, tr); done || err != nil {
-			return err
+		if h.Typeflag == tar.TypeReg && !skipMember(h.Name) {
+			c.at++
+			return h, nil
 		}
 	}
+}
+
+// read returns the body of the i-th regular file, reading on from where
+// the cursor stands (or from the start again for an earlier one).
+func (c *tarCursor) read(i int, name string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tr != nil && i <= c.at {
+		c.close()
+	}
+	for c.tr == nil || c.at < i {
+		if _, err := c.next(); err != nil {
+			c.close()
+			if err == io.EOF {
+				return nil, fmt.Errorf("read %s: no longer in the archive", name)
+			}
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	data, err := readBounded(name, c.tr)
+	if err != nil || i == c.last {
+		c.close()
+	}
+	return data, err
+}
+
+func (c *tarCursor) close() {
+	if c.f != nil {
+		c.f.Close()
+	}
+	c.f, c.tr, c.at = nil, nil, 0
 }
 
 // Read returns the input's bytes; with gunzip a gzip file comes back
@@ -168,7 +220,7 @@ func walkTar(path string, fn func(i int, h *tar.Header, body io.Reader) (done bo
 // read before the damage and an error saying where it stopped.
 func (in Input) Read(gunzip bool) ([]byte, error) {
 	switch {
-	case in.broken != nil && in.tarIndex == 0:
+	case in.broken != nil && in.tar == nil:
 		return nil, fmt.Errorf("read %s: %w", in.Name, in.broken)
 	case in.zipName != "":
 		zr, err := zip.OpenReader(in.Path)
@@ -187,22 +239,10 @@ func (in Input) Read(gunzip bool) ([]byte, error) {
 			}
 		}
 		return nil, fmt.Errorf("read %s: no longer in the archive", in.Name)
-	case in.tarIndex > 0:
-		var data []byte
-		found := false
-		err := walkTar(in.Path, func(i int, _ *tar.Header, body io.Reader) (bool, error) {
-			if i != in.tarIndex {
-				return false, nil
-			}
-			found = true
-			var err error
-			data, err = readBounded(in.Name, body)
-			return true, err
-		})
-		if err == nil && !found {
-			err = fmt.Errorf("read %s: no longer in the archive", in.Name)
-		}
+	case in.tar != nil:
+		data, err := in.tar.read(in.tarIndex, in.Name)
 		if err == nil && in.broken != nil {
+			in.tar.close()
 			err = fmt.Errorf("read %s: the archive ends here: %w", in.Path, in.broken)
 		}
 		return data, err

@@ -54,11 +54,18 @@ func TestTarMembers(t *testing.T) {
 	if len(ins) != 4 || ins[0].Name != filepath.Join(dir, "x.tar.gz")+"/logs/a.json" || ins[1].Size != int64(len(b)) {
 		t.Fatalf("inputs %+v", ins)
 	}
-	for i, want := range [][]byte{a, b, a, b} {
-		got, err := ins[i].Read(false)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("%s: %d bytes, %v", ins[i].Name, len(got), err)
+	// In order (one pass over each archive), then out of order.
+	for _, order := range [][]int{{0, 1, 2, 3}, {1, 0, 1, 3, 2, 3}} {
+		for _, i := range order {
+			want := [][]byte{a, b, a, b}[i]
+			got, err := ins[i].Read(false)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("%s: %d bytes, %v", ins[i].Name, len(got), err)
+			}
 		}
+	}
+	if ins[1].tar.f != nil || ins[3].tar.f != nil {
+		t.Fatal("an archive stays open after its last member was read")
 	}
 }
 
