@@ -33,7 +33,8 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 format is detected from its first bytes unless --format names a parser;
 .gz files are sent compressed and each file inside a .zip, .tar, .tar.gz
 or .tgz is sent on its own; of an archive cut short, the part before the
-damage is sent and the run fails, naming it. Progress goes to stderr; a summary per file to stdout.
+damage is sent and the run fails, naming it (so is what can be read of a
+.gz the server refuses because it is cut short). Progress goes to stderr; a summary per file to stdout.
 
 Each file the server accepted is recorded (--resume-file); when a run is
 interrupted or some files fail, running the same command again sends only
@@ -74,6 +75,15 @@ is sent again. The record is removed when every file went through.`,
 				}
 				if err == nil {
 					err = s.send(cmd.Context(), in.Name, data)
+					if err != nil && isGzip(data) && cmd.Context().Err() == nil {
+						// The server could not take a .gz: if it is cut
+						// short, send what can be read of it.
+						if plain, derr := in.Read(true); derr != nil && len(plain) > 0 {
+							fmt.Fprintf(os.Stderr, "\r%v; sending the %d bytes before that\n", derr, len(plain))
+							damaged++
+							err = s.send(cmd.Context(), in.Name, plain)
+						}
+					}
 				}
 				if err != nil {
 					failed++
@@ -171,6 +181,8 @@ func (s *sender) send(ctx context.Context, name string, data []byte) error {
 	_, err = fmt.Fprintln(s.out, line)
 	return err
 }
+
+func isGzip(b []byte) bool { return len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b }
 
 func first(s []string) string {
 	if len(s) == 0 {

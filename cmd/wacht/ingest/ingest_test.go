@@ -74,6 +74,16 @@ func newServer(t *testing.T, maxRequest int64) (*journal, *httptest.Server) {
 	return j, ts
 }
 
+// ingest runs `wacht ingest args…` against the server at url.
+func ingest(url string, args ...string) error {
+	g := &cli.Globals{Server: url, Token: "secret"}
+	root := &cobra.Command{Use: "wacht", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(NewCommand(g))
+	root.SetOut(&strings.Builder{})
+	root.SetArgs(append([]string{"ingest"}, args...))
+	return root.Execute()
+}
+
 // An interrupted or partly failed run, started again, sends only the files
 // the server has not accepted; a finished run leaves no record behind.
 func TestIngestResumes(t *testing.T) {
@@ -90,14 +100,7 @@ func TestIngestResumes(t *testing.T) {
 	write("c.log", "CEF:0|Acme|FW|1.0|100|Blocked|5|src=192.0.2.9\nCEF:0|Acme|FW|1.0|100|Blocked|5|src=192.0.2.10\n")
 	resume := filepath.Join(t.TempDir(), "resume.json")
 
-	run := func() error {
-		g := &cli.Globals{Server: ts.URL, Token: "secret"}
-		root := &cobra.Command{Use: "wacht", SilenceUsage: true, SilenceErrors: true}
-		root.AddCommand(NewCommand(g))
-		root.SetOut(&strings.Builder{})
-		root.SetArgs([]string{"ingest", "--resume-file", resume, dir})
-		return root.Execute()
-	}
+	run := func() error { return ingest(ts.URL, "--resume-file", resume, dir) }
 	if err := run(); err == nil || !strings.Contains(err.Error(), "1 of 3 files were not ingested") {
 		t.Fatalf("first run: %v", err)
 	}
@@ -129,16 +132,16 @@ func TestIngestResumes(t *testing.T) {
 	}
 }
 
-// An archive member cut short is sent as far as it can be read, and the
-// run says so and fails; the complete members go as they are.
-func TestIngestSendsTheReadablePartOfACutArchive(t *testing.T) {
-	j, ts := newServer(t, 8<<20)
-
-	var whole, b bytes.Buffer
+// A file cut short (an archive member, or a .gz the server refuses) is
+// sent as far as it can be read, and the run says so and fails; complete
+// files go as they are.
+func TestIngestSendsTheReadablePartOfACutFile(t *testing.T) {
+	var b bytes.Buffer
 	for i := 0; i < 3000; i++ {
 		fmt.Fprintf(&b, "<34>Oct 11 22:14:15 gw sshd[%d]: Failed password for root from 192.0.2.9 port %d ssh2\n", i, 1000+i)
 	}
-	zw := gzip.NewWriter(&whole)
+	var tgz, gz bytes.Buffer
+	zw := gzip.NewWriter(&tgz)
 	tw := tar.NewWriter(zw)
 	for _, name := range []string{"first.log", "second.log"} {
 		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(b.Len())})
@@ -146,21 +149,32 @@ func TestIngestSendsTheReadablePartOfACutArchive(t *testing.T) {
 	}
 	tw.Close()
 	zw.Close()
-	dir := t.TempDir()
-	archive := filepath.Join(dir, "host.tgz")
-	os.WriteFile(archive, whole.Bytes()[:whole.Len()*3/4], 0o600)
-
-	g := &cli.Globals{Server: ts.URL, Token: "secret"}
-	root := &cobra.Command{Use: "wacht", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(NewCommand(g))
-	root.SetOut(&strings.Builder{})
-	root.SetArgs([]string{"ingest", "--resume-file", filepath.Join(dir, "resume.json"), archive})
-	err := root.Execute()
-	if err == nil || !strings.Contains(err.Error(), "1 of 2 files are cut short") {
-		t.Fatalf("err = %v", err)
-	}
-	got := j.counts()
-	if got["first.log"] != 3000 || got["second.log"] == 0 || got["second.log"] >= 3000 {
-		t.Fatalf("sent %v", got)
+	zw = gzip.NewWriter(&gz)
+	zw.Write(b.Bytes())
+	zw.Close()
+	for _, c := range []struct {
+		file     string
+		data     []byte
+		want     string
+		complete string // a file sent whole, if any
+		cut      string
+	}{
+		{"host.tgz", tgz.Bytes()[:tgz.Len()*3/4], "1 of 2 files are cut short", "first.log", "second.log"},
+		{"auth.log.gz", gz.Bytes()[:gz.Len()/2], "1 of 1 files are cut short", "", "auth.log.gz"},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			j, ts := newServer(t, 8<<20)
+			dir := t.TempDir()
+			path := filepath.Join(dir, c.file)
+			os.WriteFile(path, c.data, 0o600)
+			err := ingest(ts.URL, "--resume-file", filepath.Join(dir, "resume.json"), path)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v", err)
+			}
+			got := j.counts()
+			if c.complete != "" && got[c.complete] != 3000 || got[c.cut] == 0 || got[c.cut] >= 3000 {
+				t.Fatalf("sent %v", got)
+			}
+		})
 	}
 }
