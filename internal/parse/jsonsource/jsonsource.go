@@ -129,11 +129,7 @@ func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event)
 	}
 	// A parser of its own: p.p is reused for each record.
 	var outer fastjson.Parser
-	split := func(doc []byte) (bool, error) {
-		v, err := outer.ParseBytes(doc)
-		if err != nil {
-			return false, nil
-		}
+	split := func(v *fastjson.Value) (bool, error) {
 		arr := v.GetArray(p.spec.Records)
 		if arr == nil {
 			return false, nil
@@ -153,7 +149,7 @@ func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event)
 		// record. Several documents fail to parse as one and are read as
 		// lines below.
 		if v, err := outer.ParseBytes(trimmed); err == nil && v.Type() == fastjson.TypeObject {
-			if done, err := split(trimmed); done {
+			if done, err := split(v); done {
 				return err
 			}
 			return one(0, trimmed)
@@ -161,8 +157,10 @@ func (p *Parser) ParseAll(data []byte, base event.Event, emit func(*event.Event)
 	}
 	return jsonparser.Records(data, func(off int, rec []byte) error {
 		if hasRecordsKey(rec, p.spec.Records) {
-			if done, err := split(rec); done {
-				return err
+			if v, err := outer.ParseBytes(rec); err == nil {
+				if done, err := split(v); done {
+					return err
+				}
 			}
 		}
 		return one(off, rec)
