@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/wacht-soc/wacht/event"
@@ -43,4 +44,100 @@ func RestoreExact(r Row) Row {
 		}
 	}
 	return out
+}
+
+// KeepExactText makes the fields pipes of a query keep the exact-text
+// column of every field they keep, so that RestoreExact can give those
+// rows their text too. q must be in the engine's canonical form
+// (logstorage.Query.String): pipes joined by " | " and a fields pipe as
+// "fields a, \"b c\", d*". Quoted text and parenthesised subqueries are
+// left alone. Pipes that compute new columns (stats, uniq) still show
+// the engine's rendering of a number.
+func KeepExactText(q string) string {
+	const pipe = " | fields "
+	var out strings.Builder
+	depth, quote := 0, byte(0)
+	last := 0
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case depth == 0 && strings.HasPrefix(q[i:], pipe):
+			start := i + len(pipe)
+			end := pipeEnd(q, start)
+			extra := exactColumns(q[start:end])
+			if extra == "" {
+				continue
+			}
+			out.WriteString(q[last:end])
+			out.WriteString(extra)
+			last = end
+			i = end - 1
+		}
+	}
+	if last == 0 {
+		return q
+	}
+	out.WriteString(q[last:])
+	return out.String()
+}
+
+// pipeEnd is where the pipe starting at from ends: at the next " | "
+// outside quotes and parentheses, or at the end of q.
+func pipeEnd(q string, from int) int {
+	depth, quote := 0, byte(0)
+	for i := from; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote != '`' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case depth == 0 && strings.HasPrefix(q[i:], " | "):
+			return i
+		}
+	}
+	return len(q)
+}
+
+// exactColumns returns ", col, …" naming the exact-text columns of the
+// fields in list (the arguments of a fields pipe), or "" when there are
+// none to add (a lone "*" keeps them all already).
+func exactColumns(list string) string {
+	var b strings.Builder
+	for _, f := range strings.Split(list, ", ") {
+		switch {
+		case f == "" || f == "*" || strings.HasPrefix(f, event.ExactPrefix):
+		case f[0] == '"':
+			name, err := strconv.Unquote(f)
+			if err != nil {
+				return "" // not a plain list: leave the pipe as it is
+			}
+			b.WriteString(", " + strconv.Quote(event.ExactPrefix+name))
+		case strings.ContainsAny(f, "\"'`(), |"):
+			return ""
+		default:
+			b.WriteString(", " + event.ExactPrefix + f)
+		}
+	}
+	return b.String()
 }

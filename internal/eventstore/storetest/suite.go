@@ -292,6 +292,21 @@ func Run(t *testing.T, open Open) {
 				}
 			}
 		}
+		// Pipes that select fields keep the text too.
+		for _, q := range []string{"exact | fields i, ver, dur, sep", "exact | keep i, v*, d*, s* | sort by (i)"} {
+			rows := collect(t, st, eventstore.Query{Tenant: "default", LogsQL: q})
+			if len(rows) != len(evs) {
+				t.Fatalf("%s: %d rows", q, len(rows))
+			}
+			for _, r := range rows {
+				e := byI[r.Get("i")]
+				for _, name := range NumberTextFields {
+					if got, want := r.Get(name), e.GetString(name); got != want {
+						t.Fatalf("%s: event %s: %s = %q, written %q", q, r.Get("i"), name, got, want)
+					}
+				}
+			}
+		}
 		// Search keeps the engine's semantics on such columns.
 		if rows := collect(t, st, eventstore.Query{Tenant: "default", LogsQL: `ver:="5.10"`}); len(rows) != 1 || rows[0].Get("ver") != "5.10" {
 			t.Fatalf(`ver:="5.10": %v`, rows)

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/VictoriaLogs/lib/logstorage"
+
 	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/eventstore"
 )
@@ -207,6 +209,15 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	whole := !strings.Contains(qs, "|")
 	if whole && !q.Unordered {
 		qs += " | sort by (_time desc)"
+	}
+	if strings.Contains(qs, "fields") || strings.Contains(qs, "keep") {
+		// Fields pipes keep the exact text of what they keep; a query
+		// this engine version cannot read goes to the server as it is.
+		if pq, err := logstorage.ParseQuery(qs); err == nil {
+			if canon := pq.String(); eventstore.KeepExactText(canon) != canon {
+				qs = eventstore.KeepExactText(canon)
+			}
+		}
 	}
 	v := url.Values{"query": {qs}}
 	if !q.Start.IsZero() {

@@ -318,6 +318,13 @@ func (st *Store) Query(ctx context.Context, q eventstore.Query, fn func(eventsto
 	if err != nil {
 		return fmt.Errorf("%w: %v", eventstore.ErrBadQuery, err)
 	}
+	if canon := pq.String(); strings.Contains(canon, "| fields ") {
+		if kept := eventstore.KeepExactText(canon); kept != canon {
+			if pq, err = logstorage.ParseQuery(kept); err != nil {
+				return fmt.Errorf("keep exact text in %q: %w", kept, err)
+			}
+		}
+	}
 	start, end := int64(math.MinInt64), int64(math.MaxInt64)
 	if !q.Start.IsZero() {
 		start = q.Start.UnixNano()
