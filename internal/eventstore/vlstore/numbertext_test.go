@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/VictoriaLogs/lib/logstorage"
+
 	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/eventstore"
 )
@@ -105,4 +107,24 @@ func TestNumberTextChangesMatchesTheEngine(t *testing.T) {
 		t.Fatalf("the engine changed only %d of %d values: are the columns still kept as numbers?", changedByEngine, 2*n)
 	}
 	t.Logf("the engine changed %d of %d values; the exact text restored all; %d more were kept twice without need", changedByEngine, 2*n, spare)
+}
+
+// FuzzKeepExactText checks that rewriting the fields pipes of any query
+// the engine reads gives a query it still reads.
+func FuzzKeepExactText(f *testing.F) {
+	for _, q := range []string{`* | fields a, b`, `"a | fields b" x:y | fields a, "b c", d* | keep e`,
+		`x:in(* | fields a) | stats by (ver) count() n | fields ver, n`, `foo | fields *`, `a:=1 or b:~"x" | fields "q\"r", s_t.u*`} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		pq, err := logstorage.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		canon := pq.String()
+		kept := eventstore.KeepExactText(canon)
+		if _, err := logstorage.ParseQuery(kept); err != nil {
+			t.Fatalf("%q became %q, which does not parse: %v", canon, kept, err)
+		}
+	})
 }
