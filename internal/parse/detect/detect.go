@@ -115,8 +115,9 @@ func JSON(data []byte) Result {
 	case has("eventSource", "eventName") && any("eventVersion", "awsRegion", "eventTime", "eventType", "userIdentity", "recipientAccountId") ||
 		has("eventName", "awsRegion", "recipientAccountId"):
 		return Result{"cloudtrail", "JSON with CloudTrail eventSource and eventName"}
-	case has("winlog") || has("EventID", "Channel") || has("EventID", "SourceName") || has("System", "EventData") || has("event_id", "channel", "provider_name"):
-		return Result{"winlog", "JSON Windows event (EventID with Channel or SourceName)"}
+	case has("winlog") || has("EventID", "Channel") || has("EventID", "SourceName") || has("System", "EventData") || has("event_id", "channel", "provider_name") ||
+		has("log_name", "event_id", "source_name"):
+		return Result{"winlog", "JSON Windows event (EventID with Channel or SourceName; Winlogbeat's winlog or log_name)"}
 	case has("_path") && any("ts", "_write_ts", "uid") || has("@stream", "ts") || has("@stream", "@system") ||
 		has("uid", "id.orig_h") || has("uid", "id_orig_h") || has("uid", "orig_h", "resp_h"):
 		return Result{"zeekjson", "JSON with Zeek's _path/@stream/uid/id.orig_h"}

@@ -27,6 +27,7 @@ func TestDetect(t *testing.T) {
 	f("cloudtrail", `{"eventVersion":"1.08","eventSource":"iam.amazonaws.com","eventName":"CreateUser"}`)
 	f("winlog", `{"@timestamp":"2024-01-01T00:00:00Z","winlog":{"event_id":4688,"channel":"Security"}}`)
 	f("winlog", `{"EventID":4624,"Channel":"Security","Hostname":"dc1"}`)
+	f("winlog", `{"@timestamp":"2019-05-18T20:36:46.254Z","log_name":"Security","source_name":"Microsoft-Windows-Security-Auditing","event_id":4624,"event_data":{"TargetUserName":"bob"}}`)
 	f("okta", `{"eventType":"user.session.start","actor":{"id":"x"},"published":"2024-01-01T00:00:00Z"}`)
 	f("azuread", `{"operationName":"Sign-in activity","category":"SignInLogs","properties":{}}`)
 	f("gcpaudit", `{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog"}}`)
@@ -170,6 +171,13 @@ func TestDatasets(t *testing.T) {
 			n++
 		}
 		zr.Close()
+	}
+	// OTRF Windows sets shipped as .tar.gz: Winlogbeat 6 and NXLog shapes.
+	tars, _ := filepath.Glob(filepath.Join(dir, "otrf-security-datasets", "atomic", "windows", "*", "host", "*.tar.gz"))
+	for _, p := range tars {
+		b := parsetest.TarFile(t, p, ".json")
+		check(t, p, b[:min(len(b), detect.SampleSize)], "winlog")
+		n++
 	}
 	// Plain files.
 	plain := []struct{ glob, want string }{

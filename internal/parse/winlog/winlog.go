@@ -1,6 +1,7 @@
-// Package winlog parses Windows events shipped as JSON: Winlogbeat and
-// Elastic Agent documents (winlog.*), NXLog's im_msvistalog output and the
-// OTRF lab exports, which share NXLog's flat shape.
+// Package winlog parses Windows events shipped as JSON: Winlogbeat 7+ and
+// Elastic Agent documents (winlog.*), Winlogbeat 6 documents (log_name,
+// event_data.*), NXLog's im_msvistalog output and the OTRF lab exports,
+// which share NXLog's flat shape or Winlogbeat 6's.
 //
 // Every shape is normalized to the names Windows and Sigma rules use, at
 // top level: EventID, Channel, Provider_Name, Computer, EventRecordID, and
@@ -29,7 +30,7 @@ func init() {
 	parse.Register(parse.Info{
 		ID:          "wacht.parsers.winlog",
 		Version:     Version,
-		Description: "Windows events as JSON (Winlogbeat/Elastic Agent winlog.*, NXLog, OTRF), Sigma field names",
+		Description: "Windows events as JSON (Winlogbeat/Elastic Agent winlog.*, Winlogbeat 6, NXLog, OTRF), Sigma field names",
 		New:         func() parse.Parser { return New() },
 	})
 }
@@ -59,6 +60,28 @@ var beatsNames = map[string]string{
 	"winlog.user.identifier":   "UserID",
 }
 
+// Winlogbeat 6 kept the System fields at top level under its own names.
+var beats6Names = map[string]string{
+	"event_id":        "EventID",
+	"log_name":        "Channel",
+	"source_name":     "Provider_Name",
+	"provider_guid":   "ProviderGuid",
+	"computer_name":   "Computer",
+	"record_number":   "EventRecordID",
+	"task":            "Task",
+	"opcode":          "Opcode",
+	"keywords":        "Keywords",
+	"version":         "Version",
+	"process_id":      "ProcessID",
+	"thread_id":       "ThreadID",
+	"user.identifier": "UserID",
+	// The account the event was logged under, not its subject: kept
+	// under Winlogbeat 7's names so that user.name comes from the event.
+	"user.name":   "winlog.user.name",
+	"user.domain": "winlog.user.domain",
+	"user.type":   "winlog.user.type",
+}
+
 var nxlogNames = map[string]string{
 	"SourceName":         "Provider_Name",
 	"ProviderName":       "Provider_Name",
@@ -86,6 +109,14 @@ func Normalize(ev *event.Event) {
 	if !beats {
 		_, beats = ev.Get("winlog.event_id")
 	}
+	beats6 := false
+	if !beats {
+		if _, ok := ev.Get("log_name"); ok {
+			_, id := ev.Get("event_id")
+			_, src := ev.Get("source_name")
+			beats6 = id || src
+		}
+	}
 	for i := range ev.Fields {
 		f := &ev.Fields[i]
 		if beats {
@@ -94,6 +125,16 @@ func Normalize(ev *event.Event) {
 			} else if rest, ok := strings.CutPrefix(f.Name, "winlog.event_data."); ok {
 				f.Name = dataName(rest)
 			} else if rest, ok := strings.CutPrefix(f.Name, "winlog.user_data."); ok {
+				f.Name = dataName(rest)
+			}
+			continue
+		}
+		if beats6 {
+			if n, ok := beats6Names[f.Name]; ok {
+				f.Name = n
+			} else if rest, ok := strings.CutPrefix(f.Name, "event_data."); ok {
+				f.Name = dataName(rest)
+			} else if rest, ok := strings.CutPrefix(f.Name, "user_data."); ok {
 				f.Name = dataName(rest)
 			}
 			continue
@@ -120,7 +161,37 @@ func Normalize(ev *event.Event) {
 		normalize.Entity(ev, "Image", "NewProcessName")
 		normalize.Entity(ev, "ParentImage", "ParentProcessName")
 	}
+	if beats || beats6 {
+		forwarded(ev)
+	}
 	Entities(ev)
+}
+
+// forwarded fixes host.name of an event a Winlogbeat read from another
+// machine (Windows Event Forwarding): the beat names its own host, the
+// event its Computer. The event's host is the one it happened on; the
+// collector is kept as agent.hostname.
+func forwarded(ev *event.Event) {
+	computer, host := ev.GetString("Computer"), ev.GetString(normalize.HostName)
+	if computer == "" || host == "" || sameHost(computer, host) {
+		return
+	}
+	if _, ok := ev.Get("agent.hostname"); !ok {
+		ev.Add("agent.hostname", event.String(host))
+	}
+	ev.Set(normalize.HostName, event.String(computer))
+}
+
+// sameHost reports whether two names are one host: equal, or one the
+// other's fully qualified name.
+func sameHost(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	return len(a) > len(b) && a[len(b)] == '.' && strings.EqualFold(a[:len(b)], b)
 }
 
 // eventID returns EventID as a number and stores it as one.
