@@ -2,8 +2,9 @@
 // server, which detects each file's format (or uses --format) and stores
 // its events. Folders are walked recursively; .gz files are sent
 // compressed, each file of a .zip or .tar(.gz) separately (the readable
-// part of one cut short, with an error). Files the server accepted
-// are recorded, so an interrupted run started again sends only the rest.
+// part of one cut short, with an error), and large files in parts cut at
+// line ends. Files and parts the server accepted are recorded, so an
+// interrupted run started again sends only the rest.
 package ingest
 
 import (
@@ -20,12 +21,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wacht-soc/wacht/cmd/wacht/cli"
+	"github.com/wacht-soc/wacht/internal/parse/detect"
 )
 
 // NewCommand returns `wacht ingest`.
 func NewCommand(g *cli.Globals) *cobra.Command {
 	var format, tenant, resume string
 	var restart bool
+	var partBytes int
 	cmd := &cobra.Command{
 		Use:   "ingest FILE|DIR...",
 		Short: "Send log files (EVTX, JSON, Zeek, CEF, syslog, access logs …) to a running server",
@@ -35,6 +38,12 @@ format is detected from its first bytes unless --format names a parser;
 or .tgz is sent on its own; of an archive cut short, the part before the
 damage is sent and the run fails, naming it (so is what can be read of a
 .gz the server refuses because it is cut short). Progress goes to stderr; a summary per file to stdout.
+
+A file larger than --part-bytes (decompressed) goes in parts cut at line
+ends, each a request of its own: Zeek and W3C headers are repeated in each
+part and auditd events are not cut; an EVTX file or a JSON document over
+many lines goes whole. Each part the server accepted is recorded, so an
+interrupted run goes on after the last one.
 
 Each file the server accepted is recorded (--resume-file); when a run is
 interrupted or some files fail, running the same command again sends only
@@ -46,7 +55,10 @@ is sent again. The record is removed when every file went through.`,
 			if err != nil {
 				return err
 			}
-			s := &sender{c: c, format: format, tenant: tenant, json: g.JSON, out: cmd.OutOrStdout()}
+			if partBytes < 64<<10 {
+				return fmt.Errorf("--part-bytes %d: at least 65536", partBytes)
+			}
+			s := &sender{c: c, format: format, tenant: tenant, json: g.JSON, out: cmd.OutOrStdout(), part: partBytes}
 			inputs, err := cli.Inputs(args)
 			if err != nil {
 				return err
@@ -64,26 +76,9 @@ is sent again. The record is removed when every file went through.`,
 					skipped++
 					continue
 				}
-				data, err := in.Read(false) // .gz goes as it is: the server decompresses
-				cutShort := err != nil && len(data) > 0
-				if cutShort {
-					// An archive member cut short: send what is readable and
-					// say so; a second run cannot read more of it.
-					fmt.Fprintf(os.Stderr, "\r%v; sending the %d bytes before that\n", err, len(data))
+				cut, err := s.file(cmd.Context(), in, done)
+				if cut {
 					damaged++
-					err = nil
-				}
-				if err == nil {
-					err = s.send(cmd.Context(), in.Name, data)
-					if err != nil && isGzip(data) && cmd.Context().Err() == nil {
-						// The server could not take a .gz: if it is cut
-						// short, send what can be read of it.
-						if plain, derr := in.Read(true); derr != nil && len(plain) > 0 {
-							fmt.Fprintf(os.Stderr, "\r%v; sending the %d bytes before that\n", derr, len(plain))
-							damaged++
-							err = s.send(cmd.Context(), in.Name, plain)
-						}
-					}
 				}
 				if err != nil {
 					failed++
@@ -116,6 +111,7 @@ is sent again. The record is removed when every file went through.`,
 	cmd.Flags().StringVar(&format, "format", "auto", "parser name, or auto to detect per file (see the server's parser list)")
 	cmd.Flags().StringVar(&resume, "resume-file", "", "where to record the files already sent, so that an interrupted run resumes (default: a file per command line under the user cache directory)")
 	cmd.Flags().BoolVar(&restart, "restart", false, "forget an interrupted run and send every file again")
+	cmd.Flags().IntVar(&partBytes, "part-bytes", 8<<20, "files larger than this (decompressed) go in parts of at most this size, cut at line ends; keep it under the server's ingest.max_request_bytes")
 	cmd.Flags().StringVar(&tenant, "tenant", "", "expected tenant: the server refuses the files if the token writes to another one (default: the token's tenant)")
 	return cmd
 }
@@ -132,14 +128,87 @@ type result struct {
 
 type sender struct {
 	c                     *cli.Client
+	part                  int
 	format, tenant        string
 	json                  bool
 	out                   io.Writer
 	accepted, parseErrors int
 }
 
-func (s *sender) send(ctx context.Context, name string, data []byte) error {
-	q := url.Values{"name": {name}, "format": {s.format}}
+// file sends one input: whole when it fits one request (a .gz as it is,
+// the server decompresses), else in parts, recording each accepted part so
+// that a new run goes on after it. cut says the input was cut short or
+// damaged and only its readable part was sent.
+func (s *sender) file(ctx context.Context, in cli.Input, done *resumeState) (cut bool, err error) {
+	data, err := in.Read(false)
+	if err != nil && len(data) > 0 {
+		// An archive member cut short: send what is readable and say so;
+		// a second run cannot read more of it.
+		fmt.Fprintf(os.Stderr, "\r%v; sending the %d bytes before that\n", err, len(data))
+		cut, err = true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	plain := data
+	if isGzip(data) {
+		var derr error
+		if plain, derr = in.Read(true); derr != nil {
+			if len(plain) == 0 {
+				return false, derr
+			}
+			// A .gz cut short: send what can be read of it.
+			fmt.Fprintf(os.Stderr, "\r%v; sending the %d bytes before that\n", derr, len(plain))
+			cut, data = true, plain
+		}
+	}
+	from := done.offset(in)
+	if from == 0 && len(plain) <= s.part {
+		return cut, s.send(ctx, in.Name, s.format, data)
+	}
+	return cut, s.sendParts(ctx, in, plain, int(from), done)
+}
+
+// sendParts sends data from offset from in parts of at most s.part bytes.
+func (s *sender) sendParts(ctx context.Context, in cli.Input, data []byte, from int, done *resumeState) error {
+	format := s.format
+	if format == "" || format == "auto" {
+		d := detect.Detect(data)
+		if !d.Known() {
+			return fmt.Errorf("cannot tell the format (%s); name it with --format", d.Reason)
+		}
+		format = d.Format
+	}
+	if ok, why := splittable(format, data); !ok {
+		if err := s.send(ctx, in.Name, format, data); err != nil {
+			return fmt.Errorf("%w (%d bytes in one request: %s; the server's ingest.max_request_bytes must hold it)", err, len(data), why)
+		}
+		return nil
+	}
+	if from > len(data) {
+		from = 0 // the file changed under the record: start again
+	}
+	for start := from; start < len(data); {
+		end := nextCut(format, data, start, s.part)
+		part := data[start:end]
+		if h := header(format, data, start); h != nil {
+			part = append(append(make([]byte, 0, len(h)+len(part)), h...), part...)
+		}
+		if err := s.send(ctx, in.Name, format, part); err != nil {
+			return fmt.Errorf("part at byte %d: %w", start, err)
+		}
+		if end < len(data) {
+			if err := done.progress(in, int64(end)); err != nil {
+				return err
+			}
+		}
+		start = end
+	}
+	return nil
+}
+
+func (s *sender) send(ctx context.Context, name, format string, data []byte) error {
+	q := url.Values{"name": {name}, "format": {format}}
 	if s.tenant != "" {
 		q.Set("tenant", s.tenant)
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -34,10 +35,13 @@ func (oneToken) Authenticate(_ context.Context, tok string) (api.Identity, error
 	return api.Identity{}, api.ErrDenied
 }
 
-// journal counts the events per source file name.
+// journal counts the events per source file name, each message, and the
+// events with parse errors.
 type journal struct {
-	mu     sync.Mutex
-	byPeer map[string]int
+	mu        sync.Mutex
+	byPeer    map[string]int
+	byMessage map[string]int
+	errors    int
 }
 
 func (j *journal) Append(_ context.Context, data []byte) (uint64, error) {
@@ -49,6 +53,10 @@ func (j *journal) Append(_ context.Context, data []byte) (uint64, error) {
 	defer j.mu.Unlock()
 	for _, ev := range evs {
 		j.byPeer[filepath.Base(ev.Source.Peer)]++
+		j.byMessage[ev.Message]++
+		if len(ev.Errors) > 0 {
+			j.errors++
+		}
 	}
 	return 1, nil
 }
@@ -64,12 +72,16 @@ func (j *journal) counts() map[string]int {
 }
 
 // newServer serves the ingest API over a journal that counts events per
-// source file; requests may be up to maxRequest bytes.
-func newServer(t *testing.T, maxRequest int64) (*journal, *httptest.Server) {
-	j := &journal{byPeer: map[string]int{}}
+// source file; requests may be up to maxRequest bytes. wrap, if given,
+// stands in front of the API.
+func newServer(t *testing.T, maxRequest int64, wrap ...func(http.Handler) http.Handler) (*journal, *httptest.Server) {
+	j := &journal{byPeer: map[string]int{}, byMessage: map[string]int{}}
 	acc := ingestsrv.NewAccepter(j, ingestsrv.Limits{MaxEventBytes: 1 << 20, MaxRequestBytes: maxRequest}, func() uint64 { return 1 << 62 }, metrics.NewSet(), slog.New(slog.DiscardHandler))
-	srv := api.New(api.Deps{Auth: oneToken{}, Log: slog.New(slog.DiscardHandler), Ingest: ingestsrv.NewHTTP(acc, api.TenantOf, slog.New(slog.DiscardHandler))})
-	ts := httptest.NewServer(srv)
+	var h http.Handler = api.New(api.Deps{Auth: oneToken{}, Log: slog.New(slog.DiscardHandler), Ingest: ingestsrv.NewHTTP(acc, api.TenantOf, slog.New(slog.DiscardHandler))})
+	for _, w := range wrap {
+		h = w(h)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return j, ts
 }

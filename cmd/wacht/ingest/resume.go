@@ -14,10 +14,12 @@ import (
 )
 
 // resumeState records the inputs a server has accepted, keyed by name,
-// with the size and modification time they had then.
+// with the size and modification time they had then, and of a large input
+// sent in parts, how far the server has accepted it.
 type resumeState struct {
-	path string
-	Sent map[string][2]int64 `json:"sent"`
+	path    string
+	Sent    map[string][2]int64 `json:"sent"`
+	Partial map[string][3]int64 `json:"partial,omitempty"` // size, mtime, bytes accepted
 }
 
 // openResume loads the record of an earlier run of the same command line
@@ -63,9 +65,33 @@ func (s *resumeState) has(in cli.Input) bool {
 	return ok && v == [2]int64{in.Size, in.ModTime}
 }
 
+// offset is how many bytes of in (decompressed) the server accepted in an
+// earlier run that stopped part-way; 0 to start from the beginning.
+func (s *resumeState) offset(in cli.Input) int64 {
+	v, ok := s.Partial[in.Name]
+	if !ok || v[0] != in.Size || v[1] != in.ModTime {
+		return 0
+	}
+	return v[2]
+}
+
+// progress records that the server accepted in up to offset.
+func (s *resumeState) progress(in cli.Input, offset int64) error {
+	if s.Partial == nil {
+		s.Partial = map[string][3]int64{}
+	}
+	s.Partial[in.Name] = [3]int64{in.Size, in.ModTime, offset}
+	return s.save()
+}
+
 // add records an accepted input, replacing the file atomically.
 func (s *resumeState) add(in cli.Input) error {
 	s.Sent[in.Name] = [2]int64{in.Size, in.ModTime}
+	delete(s.Partial, in.Name)
+	return s.save()
+}
+
+func (s *resumeState) save() error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return err
