@@ -56,35 +56,23 @@ func RestoreExact(r Row) Row {
 func KeepExactText(q string) string {
 	const pipe = " | fields "
 	var out strings.Builder
-	depth, quote := 0, byte(0)
 	last := 0
-	for i := 0; i < len(q); i++ {
-		c := q[i]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote != '`' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'' || c == '`':
-			quote = c
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-		case depth == 0 && strings.HasPrefix(q[i:], pipe):
-			start := i + len(pipe)
-			end := pipeEnd(q, start)
-			extra := exactColumns(q[start:end])
-			if extra == "" {
-				continue
-			}
+	for pos := 0; ; {
+		i := nextTop(q, pos, pipe)
+		if i < 0 {
+			break
+		}
+		start := i + len(pipe)
+		end := nextTop(q, start, " | ")
+		if end < 0 {
+			end = len(q)
+		}
+		if extra := exactColumns(q[start:end]); extra != "" {
 			out.WriteString(q[last:end])
 			out.WriteString(extra)
 			last = end
-			i = end - 1
 		}
+		pos = end
 	}
 	if last == 0 {
 		return q
@@ -93,9 +81,9 @@ func KeepExactText(q string) string {
 	return out.String()
 }
 
-// pipeEnd is where the pipe starting at from ends: at the next " | "
-// outside quotes and parentheses, or at the end of q.
-func pipeEnd(q string, from int) int {
+// nextTop returns the index of the next occurrence of s in q at or after
+// from that is outside quotes and parentheses (from must be), or -1.
+func nextTop(q string, from int, s string) int {
 	depth, quote := 0, byte(0)
 	for i := from; i < len(q); i++ {
 		c := q[i]
@@ -112,11 +100,11 @@ func pipeEnd(q string, from int) int {
 			depth++
 		case c == ')':
 			depth--
-		case depth == 0 && strings.HasPrefix(q[i:], " | "):
+		case depth == 0 && strings.HasPrefix(q[i:], s):
 			return i
 		}
 	}
-	return len(q)
+	return -1
 }
 
 // exactColumns returns ", col, …" naming the exact-text columns of the

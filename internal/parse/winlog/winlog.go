@@ -119,32 +119,19 @@ func Normalize(ev *event.Event) {
 	}
 	for i := range ev.Fields {
 		f := &ev.Fields[i]
-		if beats {
-			if n, ok := beatsNames[f.Name]; ok {
+		switch {
+		case beats:
+			f.Name = beatsName(f.Name, beatsNames, "winlog.")
+		case beats6:
+			f.Name = beatsName(f.Name, beats6Names, "")
+		default:
+			if n, ok := nxlogNames[f.Name]; ok {
 				f.Name = n
-			} else if rest, ok := strings.CutPrefix(f.Name, "winlog.event_data."); ok {
+			} else if rest, ok := strings.CutPrefix(f.Name, "EventData."); ok {
 				f.Name = dataName(rest)
-			} else if rest, ok := strings.CutPrefix(f.Name, "winlog.user_data."); ok {
-				f.Name = dataName(rest)
+			} else if strings.IndexByte(f.Name, ' ') >= 0 {
+				f.Name = dataName(f.Name)
 			}
-			continue
-		}
-		if beats6 {
-			if n, ok := beats6Names[f.Name]; ok {
-				f.Name = n
-			} else if rest, ok := strings.CutPrefix(f.Name, "event_data."); ok {
-				f.Name = dataName(rest)
-			} else if rest, ok := strings.CutPrefix(f.Name, "user_data."); ok {
-				f.Name = dataName(rest)
-			}
-			continue
-		}
-		if n, ok := nxlogNames[f.Name]; ok {
-			f.Name = n
-		} else if rest, ok := strings.CutPrefix(f.Name, "EventData."); ok {
-			f.Name = dataName(rest)
-		} else if strings.IndexByte(f.Name, ' ') >= 0 {
-			f.Name = dataName(f.Name)
 		}
 	}
 	// Windows shows keywords as a hex mask; NXLog sends a signed integer.
@@ -192,6 +179,26 @@ func sameHost(a, b string) bool {
 		a, b = b, a
 	}
 	return len(a) > len(b) && a[len(b)] == '.' && strings.EqualFold(a[:len(b)], b)
+}
+
+// beatsName is the Windows name of a Winlogbeat field: a System field
+// from names, an EventData or UserData one without its prefix (prefix is
+// where Winlogbeat puts them: "winlog." since version 7), others as is.
+func beatsName(name string, names map[string]string, prefix string) string {
+	if n, ok := names[name]; ok {
+		return n
+	}
+	rest, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return name
+	}
+	if data, ok := strings.CutPrefix(rest, "event_data."); ok {
+		return dataName(data)
+	}
+	if data, ok := strings.CutPrefix(rest, "user_data."); ok {
+		return dataName(data)
+	}
+	return name
 }
 
 // eventID returns EventID as a number and stores it as one.
