@@ -9,14 +9,25 @@ import (
 // log formats are one record per line. The parts of a file keep what its
 // parser needs from before them: Zeek's and W3C's "#" header lines are
 // repeated in each part, and an auditd event (several lines sharing one
-// serial) is never cut in two. Whole documents (EVTX, a JSON array, one
-// JSON document over many lines) cannot be cut and go in one request.
+// serial) is never cut in two. An EVTX file is cut between its 64 KiB
+// chunks (each holds its records' templates), and each part gets the 4 KiB
+// file header. Whole documents (a JSON array, one JSON document over many
+// lines) cannot be cut and go in one request.
+
+// EVTX layout: a file header, then chunks.
+const (
+	evtxHeader = 4096
+	evtxChunk  = 64 << 10
+)
 
 // splittable reports whether a file of format can be sent in parts, and
 // if not, why.
 func splittable(format string, data []byte) (bool, string) {
 	if format == "evtx" {
-		return false, "an EVTX file is one document"
+		if len(data) < evtxHeader {
+			return false, "an EVTX file shorter than its header"
+		}
+		return true, ""
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n\xef\xbb\xbf")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
@@ -41,6 +52,10 @@ func nextCut(format string, data []byte, start, size int) int {
 	if len(data)-start <= size {
 		return len(data)
 	}
+	if format == "evtx" {
+		from := max(start, evtxHeader)
+		return min(len(data), from+max(1, (size-evtxHeader)/evtxChunk)*evtxChunk)
+	}
 	end := start + size
 	cut := bytes.LastIndexByte(data[start:end], '\n')
 	if cut < 0 {
@@ -64,9 +79,16 @@ func nextCut(format string, data []byte, start, size int) int {
 	return cut
 }
 
-// header is the block of "#" lines in effect at offset start of a Zeek or
-// W3C log: the last such block before it, or nil when start begins one.
+// header is what a part starting at offset start needs before it: an EVTX
+// file's header, or the block of "#" lines in effect in a Zeek or W3C log
+// (the last such block before start); nil when start needs none.
 func header(format string, data []byte, start int) []byte {
+	if format == "evtx" {
+		if start == 0 {
+			return nil
+		}
+		return data[:evtxHeader]
+	}
 	if format != "zeek" && format != "w3c" || start == 0 || start < len(data) && data[start] == '#' {
 		return nil
 	}

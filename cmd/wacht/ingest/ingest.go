@@ -41,8 +41,9 @@ damage is sent and the run fails, naming it (so is what can be read of a
 
 A file larger than --part-bytes (decompressed) goes in parts cut at line
 ends, each a request of its own: Zeek and W3C headers are repeated in each
-part and auditd events are not cut; an EVTX file or a JSON document over
-many lines goes whole. Each part the server accepted is recorded, so an
+part and auditd events are not cut; an EVTX file is cut between its 64 KiB
+chunks, each part with the file header; a JSON document over many lines
+goes whole. Each part the server accepted is recorded, so an
 interrupted run goes on after the last one.
 
 Each file the server accepted is recorded (--resume-file); when a run is

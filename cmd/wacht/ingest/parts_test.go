@@ -9,6 +9,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/parse"
+	"github.com/wacht-soc/wacht/internal/parse/parsetest"
 )
 
 func TestNextCut(t *testing.T) {
@@ -134,5 +138,37 @@ func TestIngestResumesInsideAFile(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("%q stored %d times", m, n)
 		}
+	}
+}
+
+// TestIngestEVTXInParts cuts a real EVTX file between its chunks, each
+// part with the file header: as many records arrive as the whole file
+// holds, none damaged.
+func TestIngestEVTXInParts(t *testing.T) {
+	data := parsetest.TarFile(t, filepath.Join(parsetest.Shared(t), "datasets", "deepbluecli-evtx.tgz"), "smb-password-guessing-security.evtx")
+	want := 0
+	in, err := parse.NewInstance("evtx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.ReadAll(data, parsetest.NewEvent(), 0, func(*event.Event) error { want++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var posts atomic.Int64
+	count := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			posts.Add(1)
+			next.ServeHTTP(w, r)
+		})
+	}
+	j, ts := newServer(t, 1<<20, count)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "security.evtx")
+	os.WriteFile(path, data, 0o600)
+	if err := ingest(ts.URL, "--part-bytes", "266240", "--resume-file", filepath.Join(dir, "resume.json"), path); err != nil {
+		t.Fatal(err)
+	}
+	if got := j.counts()["security.evtx"]; got != want || want < 3000 || j.errors != 0 || posts.Load() < 10 {
+		t.Fatalf("%d of %d records in %d requests, %d with errors", got, want, posts.Load(), j.errors)
 	}
 }
