@@ -79,39 +79,48 @@ func nextCut(format string, data []byte, start, size int) int {
 	return cut
 }
 
-// header is what a part starting at offset start needs before it: an EVTX
-// file's header, or the block of "#" lines in effect in a Zeek or W3C log
-// (the last such block before start); nil when start needs none.
-func header(format string, data []byte, start int) []byte {
-	if format == "evtx" {
+// headers tells what a part starting at a given offset needs before it:
+// an EVTX file's header, or the block of "#" lines in effect in a Zeek or
+// W3C log (the last such block before the part); nil when it needs none.
+// Offsets must grow from call to call: each line is looked at once.
+type headers struct {
+	format string
+	data   []byte
+	pos    int    // lines before pos were looked at
+	block  []byte // the last "#" block before pos
+	inside bool   // pos is inside that block
+}
+
+func (h *headers) at(start int) []byte {
+	if h.format == "evtx" {
 		if start == 0 {
 			return nil
 		}
-		return data[:evtxHeader]
+		return h.data[:evtxHeader]
 	}
-	if format != "zeek" && format != "w3c" || start == 0 || start < len(data) && data[start] == '#' {
+	if h.format != "zeek" && h.format != "w3c" {
 		return nil
 	}
-	var block []byte
-	inBlock := false
-	blockStart := 0
-	for off := 0; off < start; {
-		end := bytes.IndexByte(data[off:start], '\n')
+	for h.pos < start {
+		end := bytes.IndexByte(h.data[h.pos:start], '\n')
 		if end < 0 {
 			break
 		}
-		end += off + 1
-		if data[off] == '#' {
-			if !inBlock {
-				blockStart, inBlock = off, true
+		end += h.pos + 1
+		if h.data[h.pos] == '#' {
+			if !h.inside {
+				h.block, h.inside = h.data[h.pos:h.pos], true
 			}
-			block = data[blockStart:end]
+			h.block = h.block[:len(h.block)+end-h.pos]
 		} else {
-			inBlock = false
+			h.inside = false
 		}
-		off = end
+		h.pos = end
 	}
-	return block
+	if start == 0 || start < len(h.data) && h.data[start] == '#' {
+		return nil
+	}
+	return h.block
 }
 
 func lineAt(data []byte, off int) []byte {

@@ -189,10 +189,11 @@ func (s *sender) sendParts(ctx context.Context, in cli.Input, data []byte, from 
 	if from > len(data) {
 		from = 0 // the file changed under the record: start again
 	}
+	hdrs := &headers{format: format, data: data}
 	for start := from; start < len(data); {
 		end := nextCut(format, data, start, s.part)
 		part := data[start:end]
-		if h := header(format, data, start); h != nil {
+		if h := hdrs.at(start); h != nil {
 			part = append(append(make([]byte, 0, len(h)+len(part)), h...), part...)
 		}
 		if err := s.send(ctx, in.Name, format, part); err != nil {

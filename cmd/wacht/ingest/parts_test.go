@@ -36,14 +36,24 @@ func TestNextCut(t *testing.T) {
 
 func TestHeaderAndSplittable(t *testing.T) {
 	data := []byte("#separator \\x09\n#fields\ta\tb\nx\ty\n#fields\tc\nz\nw\n")
-	if h := header("zeek", data, bytes.Index(data, []byte("z\n"))); string(h) != "#fields\tc\n" {
-		t.Fatalf("header %q", h)
+	h := &headers{format: "zeek", data: data}
+	if got := h.at(0); got != nil {
+		t.Fatalf("header at 0: %q", got)
 	}
-	if h := header("zeek", data, bytes.Index(data, []byte("x\t"))); string(h) != "#separator \\x09\n#fields\ta\tb\n" {
-		t.Fatalf("header %q", h)
+	if got := h.at(bytes.Index(data, []byte("x\t"))); string(got) != "#separator \\x09\n#fields\ta\tb\n" {
+		t.Fatalf("header %q", got)
 	}
-	if h := header("json", data, 20); h != nil {
-		t.Fatalf("header for json: %q", h)
+	if got := h.at(bytes.Index(data, []byte("#fields\tc"))); got != nil {
+		t.Fatalf("header before a header: %q", got)
+	}
+	if got := h.at(bytes.Index(data, []byte("z\n"))); string(got) != "#fields\tc\n" {
+		t.Fatalf("header %q", got)
+	}
+	if got := h.at(bytes.Index(data, []byte("w\n"))); string(got) != "#fields\tc\n" {
+		t.Fatalf("header %q", got)
+	}
+	if got := (&headers{format: "json", data: data}).at(20); got != nil {
+		t.Fatalf("header for json: %q", got)
 	}
 	for in, want := range map[string]bool{`{"a":1}` + "\n" + `{"a":2}`: true, "[\n{}]": false, "{\n\"a\": 1}": false, "<34>Oct 11 x\n": true} {
 		if ok, _ := splittable("json", []byte(in)); ok != want {
