@@ -190,7 +190,10 @@ func (s *sender) sendParts(ctx context.Context, in cli.Input, data []byte, from 
 		from = 0 // the file changed under the record: start again
 	}
 	hdrs := &headers{format: format, data: data}
+	prog := &cli.Progress{What: in.Name + " bytes"}
+	defer prog.Done()
 	for start := from; start < len(data); {
+		prog.Update(int64(start), int64(len(data)))
 		end := nextCut(format, data, start, s.part)
 		part := data[start:end]
 		if h := hdrs.at(start); h != nil {
