@@ -2,10 +2,8 @@ package zeek_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	stdjson "encoding/json"
 	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -132,24 +130,6 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
-func gunzip(t *testing.T, path string) []byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return b
-}
-
 func all(t *testing.T, name string, data []byte) []*event.Event {
 	t.Helper()
 	in, err := parse.NewInstance(name)
@@ -182,8 +162,8 @@ func TestTwins(t *testing.T) {
 	for _, tsvPath := range logs {
 		name := strings.TrimSuffix(filepath.Base(tsvPath), ".log.gz")
 		t.Run(name, func(t *testing.T) {
-			tsv := all(t, "zeek", gunzip(t, tsvPath))
-			js := all(t, "zeekjson", gunzip(t, filepath.Join(dir, "zeek-json", name+".json.gz")))
+			tsv := all(t, "zeek", parsetest.GzipFile(t, tsvPath, 0))
+			js := all(t, "zeekjson", parsetest.GzipFile(t, filepath.Join(dir, "zeek-json", name+".json.gz"), 0))
 			if len(tsv) != len(js) {
 				t.Fatalf("%d TSV events, %d JSON events", len(tsv), len(js))
 			}
