@@ -213,12 +213,27 @@ func (c *tarCursor) close() {
 	c.f, c.tr, c.at = nil, nil, 0
 }
 
-// Read returns the input's bytes; with gunzip a gzip file comes back
-// decompressed (detected by its magic, not its name). Archive members
-// always come back decompressed. An input that is cut short or damaged
+// Read returns the input's bytes; archive members come back out of their
+// archive, and with gunzip a gzip file (on disk or inside an archive, told
+// by its magic, not its name) comes back decompressed. An input that is cut short or damaged
 // part-way (a truncated .gz or .tar.gz, say) comes back with what could be
 // read before the damage and an error saying where it stopped.
 func (in Input) Read(gunzip bool) ([]byte, error) {
+	data, err := in.raw()
+	if err != nil || !gunzip || len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		return data, err
+	}
+	// A gzip file, on disk or inside an archive.
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: gzip: %w", in.Name, err)
+	}
+	return readBounded(in.Name, zr)
+}
+
+// raw returns the input's bytes as stored: an archive member decompressed
+// from its archive, a file as it is on disk.
+func (in Input) raw() ([]byte, error) {
 	switch {
 	case in.broken != nil && in.tar == nil:
 		return nil, fmt.Errorf("read %s: %w", in.Name, in.broken)
@@ -250,13 +265,6 @@ func (in Input) Read(gunzip bool) ([]byte, error) {
 	data, err := os.ReadFile(in.Path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", in.Name, err)
-	}
-	if gunzip && len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("read %s: gzip: %w", in.Name, err)
-		}
-		return readBounded(in.Name, zr)
 	}
 	return data, nil
 }

@@ -69,6 +69,28 @@ func TestTarMembers(t *testing.T) {
 	}
 }
 
+// TestGzipInsideAnArchive reads a rotated log kept gzip-compressed in a
+// tar archive: decompressed with gunzip, as stored without.
+func TestGzipInsideAnArchive(t *testing.T) {
+	a := lines("rotated", 300)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(a)
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "logs.tar")
+	os.WriteFile(path, tarGz(t, map[string][]byte{"messages.1.gz": gz.Bytes()}, "messages.1.gz"), 0o600)
+	ins, err := Inputs([]string{path})
+	if err != nil || len(ins) != 1 {
+		t.Fatalf("%v %v", ins, err)
+	}
+	if got, err := ins[0].Read(true); err != nil || !bytes.Equal(got, a) {
+		t.Fatalf("gunzip: %d bytes, %v", len(got), err)
+	}
+	if got, err := ins[0].Read(false); err != nil || !bytes.Equal(got, gz.Bytes()) {
+		t.Fatalf("as stored: %d bytes, %v", len(got), err)
+	}
+}
+
 // TestCutShortInputs reads archives and gzip files cut in the middle: what
 // comes before the cut is returned with an error that says so.
 func TestCutShortInputs(t *testing.T) {
