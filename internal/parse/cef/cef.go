@@ -21,7 +21,6 @@ import (
 	"github.com/wacht-soc/wacht/internal/parse"
 	"github.com/wacht-soc/wacht/internal/parse/kv"
 	"github.com/wacht-soc/wacht/internal/parse/normalize"
-	"github.com/wacht-soc/wacht/internal/parse/rfc3164"
 	"github.com/wacht-soc/wacht/internal/parse/syslog"
 	"github.com/wacht-soc/wacht/internal/parse/timestamp"
 )
@@ -54,13 +53,7 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 		return fmt.Errorf("record at byte %d: invalid UTF-8", start+bytes.IndexFunc(b, func(r rune) bool { return r == utf8.RuneError }))
 	}
 	if start > 0 {
-		// the syslog header gives time and host
-		var hdr event.Event
-		hdr.IngestTime = ev.IngestTime
-		if syslog.New(rfc3164.Options{}).Parse(bytes.TrimSpace(rec[:start]), &hdr) == nil {
-			ev.Time = hdr.Time
-			ev.Fields = append(ev.Fields, hdr.Fields...)
-		}
+		syslog.Header(rec[:start], ev) // time and host
 	}
 	s := string(b)
 	pos := 4

@@ -21,6 +21,7 @@ import (
 	"github.com/wacht-soc/wacht/internal/parse"
 	"github.com/wacht-soc/wacht/internal/parse/kv"
 	"github.com/wacht-soc/wacht/internal/parse/normalize"
+	"github.com/wacht-soc/wacht/internal/parse/syslog"
 	"github.com/wacht-soc/wacht/internal/parse/timestamp"
 )
 
@@ -48,6 +49,9 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 	b := bytes.TrimRight(rec[start:], "\r\n")
 	if !utf8.Valid(b) {
 		return fmt.Errorf("record at byte %d: invalid UTF-8", start)
+	}
+	if start > 0 {
+		syslog.Header(rec[:start], ev) // time and host; devTime wins
 	}
 	s := string(b)
 	parts := strings.SplitN(s[5:], "|", 7)

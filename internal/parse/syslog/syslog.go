@@ -7,6 +7,7 @@
 package syslog
 
 import (
+	"bytes"
 	"github.com/wacht-soc/wacht/event"
 	"github.com/wacht-soc/wacht/internal/parse"
 	"github.com/wacht-soc/wacht/internal/parse/rfc3164"
@@ -62,6 +63,19 @@ func (p *Parser) Parse(rec []byte, ev *event.Event) error {
 		return p.new.Parse(rec, ev)
 	}
 	return p.old.Parse(rec, ev)
+}
+
+// Header reads the syslog header in front of a payload of another format
+// (CEF, LEEF: "<13>Jan 18 11:07:53 fw01 CEF:0|…"): the event time and the
+// header's fields (host, app) go to ev. A prefix that is no syslog header
+// leaves ev as it was.
+func Header(prefix []byte, ev *event.Event) {
+	var hdr event.Event
+	hdr.IngestTime = ev.IngestTime
+	if New(rfc3164.Options{}).Parse(bytes.TrimSpace(prefix), &hdr) == nil {
+		ev.Time = hdr.Time
+		ev.Fields = append(ev.Fields, hdr.Fields...)
+	}
 }
 
 var _ parse.Parser = (*Parser)(nil)
