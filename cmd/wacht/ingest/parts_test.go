@@ -182,3 +182,37 @@ func TestIngestEVTXInParts(t *testing.T) {
 		t.Fatalf("%d of %d records in %d requests, %d with errors", got, want, posts.Load(), j.errors)
 	}
 }
+
+// FuzzParts checks the cutting of any input: parts follow each other
+// without gap or overlap, each ends at a line end (or the input's end), and
+// each but a single over-long line or event stays within the size.
+func FuzzParts(f *testing.F) {
+	f.Add([]byte("a\nbb\nccc\n"), 4, "")
+	f.Add([]byte("type=A msg=audit(1:2): x\ntype=B msg=audit(1:2): y\ntype=A msg=audit(1:3): z\n"), 30, "auditd")
+	f.Add([]byte("#fields\ta\n1\n2\n#fields\tb\n3\n"), 5, "zeek")
+	f.Fuzz(func(t *testing.T, data []byte, size int, format string) {
+		if size < 1 || size > 1<<20 || format == "evtx" {
+			return
+		}
+		var joined []byte
+		h := &headers{format: format, data: data}
+		for start, n := 0, 0; start < len(data); n++ {
+			end := nextCut(format, data, start, size)
+			if end <= start || end > len(data) {
+				t.Fatalf("cut %d after %d (len %d)", end, start, len(data))
+			}
+			if end < len(data) && data[end-1] != '\n' {
+				t.Fatalf("part %d ends inside a line at %d", n, end)
+			}
+			if end-start > size && bytes.Count(data[start:end-1], []byte("\n")) > 0 && format != "auditd" {
+				t.Fatalf("part %d of %d bytes holds several lines over size %d", n, end-start, size)
+			}
+			_ = h.at(start)
+			joined = append(joined, data[start:end]...)
+			start = end
+		}
+		if !bytes.Equal(joined, data) {
+			t.Fatal("parts do not give the input back")
+		}
+	})
+}
