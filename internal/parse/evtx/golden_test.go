@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,9 +12,8 @@ import (
 	"time"
 
 	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/parse/parsetest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // goldenCases picks one record per channel and provider shape from the
 // dataset archives: System + EventData, UserData, unnamed Data, BinXml
@@ -122,7 +120,7 @@ func checkGolden(t *testing.T, name, rendered string) {
 		}
 	}()
 	path := filepath.Join("testdata", "golden", name)
-	if *update {
+	if parsetest.Update() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wacht-soc/wacht/event"
+	"github.com/wacht-soc/wacht/internal/parse/parsetest"
 )
 
 // ParseAll renders events straight from the resolved record; Records hands
@@ -41,35 +42,6 @@ func eventsBothWays(data []byte) (fast, tree []*event.Event, fastErr, treeErr er
 	return fast, tree, fastErr, treeErr
 }
 
-// sameEvent describes the first difference between a and b, "" if none.
-func sameEvent(a, b *event.Event) string {
-	switch {
-	case a.ID != b.ID:
-		return fmt.Sprintf("id %s != %s", a.ID, b.ID)
-	case !a.Time.Equal(b.Time):
-		return fmt.Sprintf("time %s != %s", a.Time, b.Time)
-	case a.Message != b.Message:
-		return fmt.Sprintf("message %q != %q", a.Message, b.Message)
-	case a.LogSource != b.LogSource:
-		return fmt.Sprintf("logsource %+v != %+v", a.LogSource, b.LogSource)
-	case a.Format != b.Format:
-		return fmt.Sprintf("format %q != %q", a.Format, b.Format)
-	case !bytes.Equal(a.Raw, b.Raw):
-		return fmt.Sprintf("raw\n%s\n!=\n%s", a.Raw, b.Raw)
-	case fmt.Sprint(a.Errors) != fmt.Sprint(b.Errors):
-		return fmt.Sprintf("errors %q != %q", a.Errors, b.Errors)
-	case len(a.Fields) != len(b.Fields):
-		return fmt.Sprintf("%d fields != %d", len(a.Fields), len(b.Fields))
-	}
-	for i := range a.Fields {
-		fa, fb := a.Fields[i], b.Fields[i]
-		if fa.Name != fb.Name || !fa.Value.Equal(fb.Value) {
-			return fmt.Sprintf("field %d: %s=%s != %s=%s", i, fa.Name, fa.Value.AppendJSON(nil), fb.Name, fb.Value.AppendJSON(nil))
-		}
-	}
-	return ""
-}
-
 // compareBothWays fails t when ParseAll and the Records tree disagree.
 func compareBothWays(t testing.TB, name string, data []byte) int {
 	t.Helper()
@@ -81,7 +53,7 @@ func compareBothWays(t testing.TB, name string, data []byte) int {
 		t.Fatalf("%s: ParseAll made %d events, Records %d", name, len(fast), len(tree))
 	}
 	for i := range fast {
-		if diff := sameEvent(fast[i], tree[i]); diff != "" {
+		if diff := parsetest.DiffEvents(fast[i], tree[i]); diff != "" {
 			t.Fatalf("%s: event %d: %s", name, i, diff)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -440,4 +441,36 @@ func TarFile(t testing.TB, archive, suffix string) []byte {
 			return b
 		}
 	}
+}
+
+// DiffEvents describes the first difference between two events, "" if
+// none: id, time, message, logsource, format, raw record, errors, then
+// the fields in order with their values exactly. Tests that check that
+// two ways of parsing agree use it.
+func DiffEvents(a, b *event.Event) string {
+	switch {
+	case a.ID != b.ID:
+		return fmt.Sprintf("id %s != %s", a.ID, b.ID)
+	case !a.Time.Equal(b.Time):
+		return fmt.Sprintf("time %s != %s", a.Time, b.Time)
+	case a.Message != b.Message:
+		return fmt.Sprintf("message %q != %q", a.Message, b.Message)
+	case a.LogSource != b.LogSource:
+		return fmt.Sprintf("logsource %+v != %+v", a.LogSource, b.LogSource)
+	case a.Format != b.Format:
+		return fmt.Sprintf("format %q != %q", a.Format, b.Format)
+	case !bytes.Equal(a.Raw, b.Raw):
+		return fmt.Sprintf("raw\n%s\n!=\n%s", a.Raw, b.Raw)
+	case a.ErrorText() != b.ErrorText():
+		return fmt.Sprintf("errors %q != %q", a.ErrorText(), b.ErrorText())
+	case len(a.Fields) != len(b.Fields):
+		return fmt.Sprintf("fields\n%s\n!=\n%s", a.AppendJSON(nil), b.AppendJSON(nil))
+	}
+	for i := range a.Fields {
+		fa, fb := a.Fields[i], b.Fields[i]
+		if fa.Name != fb.Name || !fa.Value.Equal(fb.Value) {
+			return fmt.Sprintf("field %d: %s=%s != %s=%s", i, fa.Name, fa.Value.AppendJSON(nil), fb.Name, fb.Value.AppendJSON(nil))
+		}
+	}
+	return ""
 }

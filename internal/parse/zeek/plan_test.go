@@ -1,7 +1,6 @@
 package zeek
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,30 +28,6 @@ func parseTSV(t *testing.T, data []byte, noPlan bool) ([]*event.Event, *Parser) 
 	return out, p
 }
 
-// diffEvents describes the first difference between two events, "" if
-// none: fields in order, values exactly.
-func diffEvents(a, b *event.Event) string {
-	switch {
-	case !a.Time.Equal(b.Time):
-		return fmt.Sprintf("time %s != %s", a.Time, b.Time)
-	case a.Message != b.Message:
-		return fmt.Sprintf("message %q != %q", a.Message, b.Message)
-	case a.LogSource != b.LogSource:
-		return fmt.Sprintf("logsource %+v != %+v", a.LogSource, b.LogSource)
-	case a.ErrorText() != b.ErrorText():
-		return fmt.Sprintf("errors %q != %q", a.ErrorText(), b.ErrorText())
-	case len(a.Fields) != len(b.Fields):
-		return fmt.Sprintf("fields\n%s\n!=\n%s", a.AppendJSON(nil), b.AppendJSON(nil))
-	}
-	for i := range a.Fields {
-		fa, fb := a.Fields[i], b.Fields[i]
-		if fa.Name != fb.Name || !fa.Value.Equal(fb.Value) {
-			return fmt.Sprintf("field %d: %s=%s != %s=%s", i, fa.Name, fa.Value.AppendJSON(nil), fb.Name, fb.Value.AppendJSON(nil))
-		}
-	}
-	return ""
-}
-
 // checkPlanned requires the planned finish to give the events finish
 // gives. It returns how many events there were and whether the last
 // header was planned.
@@ -64,7 +39,7 @@ func checkPlanned(t *testing.T, name string, data []byte) (int, bool) {
 		t.Fatalf("%s: %d events planned, %d by name", name, len(planned), len(byName))
 	}
 	for i := range planned {
-		if d := diffEvents(planned[i], byName[i]); d != "" {
+		if d := parsetest.DiffEvents(planned[i], byName[i]); d != "" {
 			t.Fatalf("%s: event %d: %s", name, i+1, d)
 		}
 	}
